@@ -1,0 +1,1 @@
+//! The reactor (work in progress).

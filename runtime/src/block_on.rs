@@ -1,0 +1,76 @@
+//! `block_on`: run a future on a plain thread, as a node of the runtime's tree.
+
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe, Location};
+use std::pin::pin;
+use std::task::Poll;
+
+use nursery_scheduler::SpawnMeta;
+
+use crate::handle::Handle;
+use crate::thread_waker::ThreadWaker;
+
+#[track_caller]
+pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
+    if nursery_scheduler::context::is_worker_thread() {
+        panic!(
+            "block_on was called from a nursery worker thread: a worker must never block, or the \
+             tasks it should run stall; inside a task, use `.await` instead (or move blocking work \
+             to task::spawn_blocking)"
+        );
+    }
+    if crate::context::with_handle(|h| h.is_some()) {
+        panic!(
+            "block_on was called inside another block_on: the outer call already runs a future \
+             on this thread; `.await` the inner future instead"
+        );
+    }
+    let meta = SpawnMeta {
+        name: Some("block_on".to_owned()),
+        location: Location::caller(),
+    };
+    let group = handle
+        .scheduler()
+        .new_group(handle.root(), false, Some(meta), "runtime")
+        .unwrap_or_else(|e| panic!("block_on: {e}"));
+
+    let _runtime = crate::context::enter(handle.clone());
+    let _node = nursery_scheduler::context::enter(group.node());
+    let waker = ThreadWaker::new();
+
+    let body = {
+        let mut future = pin!(future);
+        loop {
+            let mut cx = waker.context();
+            // A child's failure cancels the body: stop polling it and tear down.
+            if group.has_failed() {
+                break None;
+            }
+            let _ = group.poll_complete(&mut cx);
+            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+                Ok(Poll::Ready(output)) => break Some(Ok(output)),
+                Ok(Poll::Pending) => waker.park(),
+                Err(panic) => break Some(Err(panic)),
+            }
+        }
+        // The future is dropped here, while this thread is still the group's context.
+    };
+
+    match &body {
+        Some(Ok(_)) => group.close(),
+        _ => group.abandon(),
+    }
+    waker.wait_until(|cx| group.poll_complete(cx).is_ready());
+    if let Some(err) = group.take_failure() {
+        match body {
+            // The body's own panic came first; the children's failure was its consequence.
+            Some(Err(panic)) => resume_unwind(panic),
+            _ => resume_unwind(err.into_panic()),
+        }
+    }
+    match body {
+        Some(Ok(output)) => output,
+        Some(Err(panic)) => resume_unwind(panic),
+        None => unreachable!("the body is only abandoned for a failure"),
+    }
+}

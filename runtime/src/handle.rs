@@ -1,0 +1,116 @@
+//! `Handle`: a cloneable reference to a runtime, usable from any thread.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use nursery_scheduler::{Group, JoinHandle, NodeRef, Scheduler, SpawnError, SpawnMeta};
+
+use crate::driver::Driver;
+
+pub(crate) struct Inner {
+    pub(crate) scheduler: Scheduler,
+    pub(crate) root: Group,
+    pub(crate) driver: Arc<Driver>,
+}
+
+/// A reference to a runtime: spawn onto it from any thread, dump its task tree.
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::new().unwrap();
+/// let handle = rt.handle().clone();
+/// let answer = std::thread::spawn(move || {
+///     let task = handle.spawn(async { 6 * 7 });
+///     handle.block_on(task).unwrap()
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(answer, 42);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Handle {
+    /// The runtime of the calling thread (a worker, or inside `block_on`).
+    ///
+    /// # Panics
+    /// Outside a runtime, with a message saying so.
+    #[track_caller]
+    pub fn current() -> Handle {
+        crate::context::expect_handle()
+    }
+
+    /// The runtime of the calling thread, if any.
+    pub fn try_current() -> Option<Handle> {
+        crate::context::with_handle(|h| h.cloned())
+    }
+
+    /// Spawns a task into the runtime's root nursery (it has no other parent).
+    ///
+    /// # Panics
+    /// If the runtime has shut down.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = SpawnMeta::here();
+        self.spawn_root(future, meta)
+            .unwrap_or_else(|e| panic!("Handle::spawn: {e}"))
+    }
+
+    /// Like [`spawn`](Handle::spawn), but returns an error once the runtime has shut down.
+    #[track_caller]
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_root(future, SpawnMeta::here())
+    }
+
+    pub(crate) fn spawn_root<F>(
+        &self,
+        future: F,
+        meta: SpawnMeta,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner
+            .scheduler
+            .spawn(self.inner.root.node(), future, meta, "runtime")
+    }
+
+    /// Runs `future` to completion on the calling thread (see [`Runtime::block_on`](crate::Runtime::block_on)).
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        crate::block_on::block_on(self, future)
+    }
+
+    /// The runtime's root node, for walking the task tree.
+    pub fn root(&self) -> &NodeRef {
+        self.inner.root.node()
+    }
+
+    /// The number of worker threads.
+    pub fn worker_threads(&self) -> usize {
+        self.inner.scheduler.workers()
+    }
+
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        &self.inner.scheduler
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.worker_threads())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,26 @@
+//! The nursery runtime: [`Runtime`], [`Builder`], [`Handle`], `block_on`, and the task tree's
+//! user-facing side: [`spawn`], [`scope`], cancellation, panics, shutdown.
+//!
+//! It composes the `scheduler` (tasks, tree, queues, workers), the `reactor` (I/O readiness)
+//! and the `timer` (a timing wheel) crates. Users depend on the `nursery` facade, which
+//! re-exports everything here.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod block_on;
+mod builder;
+mod context;
+mod driver;
+mod handle;
+mod park;
+mod runtime;
+mod scope;
+mod spawn;
+pub mod task;
+mod thread_waker;
+
+pub use builder::Builder;
+pub use handle::Handle;
+pub use nursery_scheduler::{JoinError, JoinHandle, SpawnError};
+pub use runtime::Runtime;
+pub use scope::{scope, Scope, ScopeFuture};
+pub use spawn::spawn;

@@ -1,0 +1,146 @@
+//! `Runtime`: owns the worker threads; dropping it cancels every task and waits for them.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::thread;
+
+use nursery_scheduler::Scheduler;
+
+use crate::builder::Builder;
+use crate::driver::Driver;
+use crate::handle::{Handle, Inner};
+use crate::park::{Parker, WorkerPark};
+use crate::thread_waker::ThreadWaker;
+
+/// A nursery runtime: worker threads, a reactor, timers, and the root of the task tree.
+///
+/// Dropping it cancels every task, waits until every task's future (and every output nobody can
+/// claim any more) has been dropped, then joins its threads.
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::new().unwrap();
+/// let out = rt.block_on(async {
+///     let child = nursery_runtime::spawn(async { "hello" });
+///     child.await.unwrap()
+/// });
+/// assert_eq!(out, "hello");
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A runtime with one worker per CPU core.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A builder to configure the runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
+        let workers = builder.worker_threads;
+        let driver = Arc::new(Driver::new(workers)?);
+        let park = WorkerPark {
+            parkers: (0..workers).map(|_| Parker::default()).collect(),
+            driver: driver.clone(),
+        };
+        let (scheduler, runners) = Scheduler::new(workers, park);
+        let root = scheduler.new_root();
+        let handle = Handle {
+            inner: Arc::new(Inner {
+                scheduler,
+                root,
+                driver,
+            }),
+        };
+        let mut runtime = Runtime {
+            handle,
+            threads: Vec::with_capacity(workers),
+        };
+        for runner in runners {
+            let handle = runtime.handle.clone();
+            let start = builder.on_thread_start.clone();
+            let stop = builder.on_thread_stop.clone();
+            let mut thread = thread::Builder::new()
+                .name(format!("{}-{}", builder.thread_name, runner.index()));
+            if let Some(size) = builder.thread_stack_size {
+                thread = thread.stack_size(size);
+            }
+            // On failure, `runtime` drops here and stops the threads already started.
+            let joined = thread.spawn(move || {
+                let _enter = crate::context::enter(handle);
+                if let Some(f) = start {
+                    f();
+                }
+                runner.run();
+                if let Some(f) = stop {
+                    f();
+                }
+            })?;
+            runtime.threads.push(joined);
+        }
+        Ok(runtime)
+    }
+
+    /// Runs `future` to completion on the calling thread, with the runtime's workers running
+    /// every task it spawns. Returns only after every task spawned inside it is done (its body
+    /// is a node of the task tree, child of the root). A child's panic cancels the rest and is
+    /// re-raised here.
+    ///
+    /// # Panics
+    /// If called from a worker thread of any nursery runtime (a worker must never block: use
+    /// `.await`), or from inside another `block_on`.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        crate::block_on::block_on(&self.handle, future)
+    }
+
+    /// A handle to spawn onto this runtime from anywhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    fn shut_down(&mut self) {
+        let inner = &self.handle.inner;
+        inner.root.cancel();
+        inner.root.close();
+        let waker = ThreadWaker::new();
+        waker.wait_until(|cx| inner.root.poll_complete(cx).is_ready());
+        inner.scheduler.shutdown();
+        for thread in self.threads.drain(..) {
+            // A worker thread only panics through a bug of ours; report it rather than hide it.
+            if thread.join().is_err() {
+                eprintln!("nursery: a worker thread panicked during shutdown");
+            }
+        }
+        inner.scheduler.drain();
+        inner.driver.shutdown();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if nursery_scheduler::context::is_worker_thread() {
+            // Waiting here would block a worker, possibly one this very runtime needs to finish.
+            panic!(
+                "a nursery Runtime was dropped on a worker thread: dropping waits for every task \
+                 to finish, which a worker must never do; drop it from a plain thread"
+            );
+        }
+        self.shut_down();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.threads.len())
+            .finish()
+    }
+}

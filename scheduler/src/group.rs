@@ -1,0 +1,115 @@
+//! `Group`: the owner's handle on a group node (a scope, the body of `block_on`, the root).
+
+use std::task::{Context, Poll};
+
+use crate::task::error::JoinError;
+use crate::task::meta::{Meta, SpawnMeta};
+use crate::task::state::Kind;
+use crate::task::{self, tree, NodeRef, SpawnError};
+
+/// Owns a group node's body slot: while the owner's body runs, the group cannot complete.
+/// Children are spawned under [`node`](Group::node).
+///
+/// Dropping a group whose body was not [`close`](Group::close)d cancels its children (the owner
+/// went away mid-body, e.g. a dropped or timed-out scope future); they stay in the tree, so the
+/// enclosing task still waits for them. A failure that arrives after the owner is gone is handed
+/// to the parent, never dropped.
+pub struct Group {
+    node: NodeRef,
+    parent: Option<NodeRef>,
+}
+
+impl Group {
+    pub(crate) fn root(id: u64) -> Group {
+        Group {
+            node: NodeRef::new_group(Kind::Root, None, Meta::new(id, None)),
+            parent: None,
+        }
+    }
+
+    pub(crate) fn child(
+        parent: &NodeRef,
+        supervised: bool,
+        id: u64,
+        meta: Option<SpawnMeta>,
+        what: &'static str,
+    ) -> Result<Group, SpawnError> {
+        Ok(Group {
+            node: task::new_group(parent, supervised, id, meta, what)?,
+            parent: Some(parent.clone()),
+        })
+    }
+
+    /// The group's node: the parent for its children.
+    pub fn node(&self) -> &NodeRef {
+        &self.node
+    }
+
+    /// The owner's body is finished: from now on the group completes when its last child does.
+    /// Idempotent.
+    pub fn close(&self) {
+        tree::close_group_body(&self.node, false);
+    }
+
+    /// The owner's body is being abandoned: cancel the children, then close.
+    pub fn abandon(&self) {
+        tree::close_group_body(&self.node, true);
+    }
+
+    /// Registers `cx`'s waker to be woken when the group completes or is cancelled (a child
+    /// failed), and reports whether it has completed.
+    pub fn poll_complete(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let header = self.node.header();
+        if header.state.load().is_complete() {
+            return Poll::Ready(());
+        }
+        let mut t = header.tree.lock();
+        if header.state.load().is_complete() {
+            return Poll::Ready(());
+        }
+        match &t.waiter {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => t.waiter = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Whether a child failure has reached the group (its body should stop).
+    pub fn has_failed(&self) -> bool {
+        self.node.header().tree.lock().failure.is_some()
+    }
+
+    /// Takes the failure to re-raise at the owner's await point, once the group is complete.
+    pub fn take_failure(&self) -> Option<JoinError> {
+        tree::take_failure(&self.node).map(JoinError::panic)
+    }
+
+    /// Messages of failures that arrived after the first one.
+    pub fn suppressed_failures(&self) -> Vec<String> {
+        self.node.header().tree.lock().suppressed.clone()
+    }
+
+    /// Cancels every child (present and future).
+    pub fn cancel(&self) {
+        self.node.cancel();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if !self.node.header().state.load().is_body_done() {
+            self.abandon();
+        }
+        if self.node.header().state.drop_join_interest() {
+            // Complete already: a failure nobody re-raised goes to the parent.
+            if let Some(failure) = tree::take_failure(&self.node) {
+                match &self.parent {
+                    Some(parent) if !parent.header().state.load().is_supervised() => {
+                        tree::record_failure(parent, failure)
+                    }
+                    _ => eprintln!("nursery: unhandled failure in a dropped scope: {failure:?}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The scheduler of nursery: task cells, the task tree, wakers, run queues, work stealing and
+//! idle workers.
+//!
+//! It owns everything about *running* tasks and the tree they form (parent links, child lists,
+//! cancellation, failure propagation, completion only after the subtree is gone). It deliberately
+//! knows nothing of I/O or time: an idle worker blocks through the [`Park`] trait, which the
+//! runtime implements by driving the reactor and the timers.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod context;
+pub mod coop;
+mod group;
+mod idle;
+mod park;
+mod sync;
+mod task;
+mod worker;
+
+pub use group::Group;
+pub use park::Park;
+pub use task::{JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
+pub use worker::{Scheduler, WorkerRunner};

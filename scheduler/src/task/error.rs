@@ -1,0 +1,187 @@
+//! Why a task produced no value: it was cancelled, or it (or a child it could not outlive) panicked.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::Location;
+
+/// A failure travelling up the tree: the panic payload and who raised it.
+pub(crate) struct Failure {
+    pub(crate) payload: Box<dyn Any + Send>,
+    pub(crate) message: String,
+    /// `'name'` or `task#id` of the task that panicked first.
+    pub(crate) task: String,
+    pub(crate) location: Option<&'static Location<'static>>,
+}
+
+impl Failure {
+    pub(crate) fn new(
+        payload: Box<dyn Any + Send>,
+        task: String,
+        location: Option<&'static Location<'static>>,
+    ) -> Failure {
+        let message = panic_message(&*payload);
+        Failure {
+            payload,
+            message,
+            task,
+            location,
+        }
+    }
+
+    /// A copy without the payload, for the handles the failure passed through.
+    pub(crate) fn summary(&self) -> Failure {
+        Failure {
+            payload: Box::new(self.describe()),
+            message: self.message.clone(),
+            task: self.task.clone(),
+            location: self.location,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.location {
+            Some(at) => format!(
+                "task {} (spawned at {at}) panicked: {}",
+                self.task, self.message
+            ),
+            None => format!("task {} panicked: {}", self.task, self.message),
+        }
+    }
+
+    /// The payload to re-raise at the parent's await point: for string panics a `String` naming
+    /// the task, otherwise the original payload so that `downcast` keeps working.
+    pub(crate) fn into_resume_payload(self) -> Box<dyn Any + Send> {
+        if self.payload.is::<&'static str>() || self.payload.is::<String>() {
+            Box::new(self.describe())
+        } else {
+            self.payload
+        }
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+/// The error a [`JoinHandle`](crate::JoinHandle) resolves to when its task produced no value.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Failure),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panic(failure: Failure) -> JoinError {
+        JoinError {
+            repr: Repr::Panic(failure),
+        }
+    }
+
+    /// The task was cancelled before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The task, or a child whose failure it inherited, panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The panic payload, for `std::panic::resume_unwind`.
+    ///
+    /// A string panic comes back as a `String` naming the task that panicked; any other payload
+    /// comes back unchanged.
+    ///
+    /// # Panics
+    /// If the error is a cancellation (check [`is_panic`](Self::is_panic) first).
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        match self.try_into_panic() {
+            Ok(p) => p,
+            Err(_) => panic!("JoinError::into_panic called on a cancellation, not a panic"),
+        }
+    }
+
+    /// The panic payload, or the error back if it was a cancellation.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
+        match self.repr {
+            Repr::Panic(f) => Ok(f.into_resume_payload()),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The panic message, if this is a panic with a string payload.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(f) => Some(&f.message),
+            Repr::Cancelled => None,
+        }
+    }
+
+    /// The name (or `task#id`) of the task that panicked first.
+    pub fn task_name(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(f) => Some(&f.task),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Panic(failure) => f.write_str(&failure.describe()),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Panic(failure) => write!(f, "JoinError::Panic({failure:?})"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Spawning failed: the parent scope (or task, or runtime) has already completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnError {
+    pub(crate) what: &'static str,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot spawn into a closed {}: it has already completed and every child is gone; \
+             spawn while it is still open (from its body or its children)",
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for SpawnError {}

@@ -1,0 +1,123 @@
+//! The part of every tree node that is not its future: state, tree links, waiter, metadata.
+//!
+//! A task is one allocation: this header followed by its stage (future or output). A group
+//! (scope, `block_on` body, root) is a header alone.
+
+use std::ptr::NonNull;
+use std::task::Waker;
+
+use super::error::Failure;
+use super::meta::Meta;
+use super::state::{Kind, State};
+use crate::sync::atomic::AtomicUsize;
+use crate::sync::{Arc, Mutex, UnsafeCell};
+use crate::worker::Shared;
+
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    /// One for the body (the future, or a group's owner) plus one per child not yet complete.
+    /// The node completes when it reaches zero; no child can be added after that.
+    pub(crate) pending: AtomicUsize,
+    pub(crate) vtable: &'static Vtable,
+    /// The parent's reference held by this node; taken by whoever completes the node.
+    pub(crate) parent: UnsafeCell<Option<NonNull<Header>>>,
+    /// Links in the parent's child list. Guarded by the parent's `tree` lock.
+    pub(crate) siblings: UnsafeCell<Siblings>,
+    pub(crate) tree: Mutex<Tree>,
+    /// Where a wake pushes this task. `None` for groups.
+    pub(crate) scheduler: Option<Arc<Shared>>,
+    pub(crate) meta: Meta,
+}
+
+#[derive(Default)]
+pub(crate) struct Siblings {
+    pub(crate) prev: Option<NonNull<Header>>,
+    pub(crate) next: Option<NonNull<Header>>,
+}
+
+/// Guarded by the node's own lock.
+#[derive(Default)]
+pub(crate) struct Tree {
+    pub(crate) first_child: Option<NonNull<Header>>,
+    pub(crate) children: usize,
+    /// Set once a group has been created under this node: only then must the end of the body
+    /// look for leaked (forgotten) scope futures.
+    pub(crate) had_groups: bool,
+    /// The join handle's waker (task), or the owner's waker (group).
+    pub(crate) waiter: Option<Waker>,
+    /// The first failure in this node's subtree that reached it.
+    pub(crate) failure: Option<Failure>,
+    /// Failures that arrived after the first one.
+    pub(crate) suppressed: Vec<String>,
+}
+
+/// Per-future-type operations, reached through the header.
+pub(crate) struct Vtable {
+    /// Poll the future once. Caller holds RUNNING.
+    pub(crate) poll: unsafe fn(NonNull<Header>) -> PollOutcome,
+    /// Drop the future (cancellation). Caller holds RUNNING. Returns a panic raised by its Drop.
+    pub(crate) drop_future: unsafe fn(NonNull<Header>) -> Option<Failure>,
+    /// Replace the stored outcome with an error (a failure inherited from a child).
+    pub(crate) set_error: unsafe fn(NonNull<Header>, super::JoinError),
+    /// Drop the stored outcome. Caller owns the output (see `State::drop_join_interest`).
+    pub(crate) drop_output: unsafe fn(NonNull<Header>),
+    /// Move the outcome into `*dst`, a `Poll<Result<T, JoinError>>`. Caller owns the output.
+    pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Free the allocation. Caller held the last reference.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+}
+
+pub(crate) enum PollOutcome {
+    Pending,
+    Ready,
+    Panicked(Failure),
+}
+
+impl Header {
+    pub(crate) fn new(
+        kind: Kind,
+        vtable: &'static Vtable,
+        parent: Option<NonNull<Header>>,
+        scheduler: Option<Arc<Shared>>,
+        meta: Meta,
+    ) -> Header {
+        Header {
+            state: State::new(kind, false),
+            pending: AtomicUsize::new(1),
+            vtable,
+            parent: UnsafeCell::new(parent),
+            siblings: UnsafeCell::new(Siblings::default()),
+            tree: Mutex::new(Tree::default()),
+            scheduler,
+            meta,
+        }
+    }
+}
+
+/// The vtable of a group: it has no future, so only `dealloc` is ever called.
+pub(crate) static GROUP_VTABLE: Vtable = Vtable {
+    poll: group_unreachable_poll,
+    drop_future: group_unreachable_drop,
+    set_error: group_set_error,
+    drop_output: group_no_output,
+    take_output: group_take_output,
+    dealloc: group_dealloc,
+};
+
+unsafe fn group_unreachable_poll(_: NonNull<Header>) -> PollOutcome {
+    unreachable!("a group is never queued")
+}
+unsafe fn group_unreachable_drop(_: NonNull<Header>) -> Option<Failure> {
+    unreachable!("a group has no future")
+}
+unsafe fn group_set_error(_: NonNull<Header>, _: super::JoinError) {}
+unsafe fn group_no_output(_: NonNull<Header>) {}
+unsafe fn group_take_output(_: NonNull<Header>, _: *mut ()) {
+    unreachable!("a group has no join handle")
+}
+unsafe fn group_dealloc(ptr: NonNull<Header>) {
+    // SAFETY: groups are allocated as `Box<Header>` in `NodeRef::new_group`, and the caller
+    // held the last reference, so nothing else can reach the allocation.
+    drop(unsafe { Box::from_raw(ptr.as_ptr()) });
+}

@@ -1,0 +1,101 @@
+//! `JoinHandle`: the parent's view of a task's outcome.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::error::JoinError;
+use super::node::NodeRef;
+
+/// Resolves to the task's output once the task **and its whole subtree** are gone.
+///
+/// Dropping the handle does not cancel or detach the task: it stays a child of its parent,
+/// which still waits for it. Use [`cancel`](JoinHandle::cancel) to stop it.
+pub struct JoinHandle<T> {
+    node: NodeRef,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> JoinHandle<T> {
+    /// # Safety
+    /// `node` is a task whose output type is `T`, and the caller hands over the join interest.
+    pub(crate) unsafe fn new(node: NodeRef) -> JoinHandle<T> {
+        JoinHandle {
+            node,
+            _output: PhantomData,
+        }
+    }
+
+    /// Cancels the task and its subtree. The task's future is dropped at its next poll point;
+    /// awaiting the handle then yields a cancellation error (or the output, if the task had
+    /// already finished). Cancelling twice, or a finished task, does nothing.
+    pub fn cancel(&self) {
+        self.node.cancel();
+    }
+
+    /// Whether the task and its whole subtree are gone (the handle would resolve at once).
+    pub fn is_finished(&self) -> bool {
+        self.node.is_complete()
+    }
+
+    /// The task's id, unique within its runtime.
+    pub fn id(&self) -> u64 {
+        self.node.id()
+    }
+
+    /// The task's node in the tree (for cancellation or a tree dump).
+    pub fn node(&self) -> &NodeRef {
+        &self.node
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(crate::coop::poll_proceed(cx));
+        let header = self.node.header();
+        if !header.state.load().is_complete() {
+            let mut tree = header.tree.lock();
+            // Checked again under the lock: the completer sets COMPLETE before it takes the
+            // waiter under this lock, so either we see COMPLETE or it sees our waker.
+            if !header.state.load().is_complete() {
+                match &tree.waiter {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => tree.waiter = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+        }
+        let mut out = Poll::Pending;
+        // SAFETY: COMPLETE is set and we hold the join interest, so we own the output; `out`
+        // has the type `take_output` writes for this task's future.
+        unsafe {
+            (header.vtable.take_output)(
+                self.node.ptr(),
+                &mut out as *mut Poll<Result<T, JoinError>> as *mut (),
+            )
+        };
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if self.node.header().state.drop_join_interest() {
+            // SAFETY: the task is complete and the join interest was ours: we own the output.
+            unsafe { (self.node.header().vtable.drop_output)(self.node.ptr()) };
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

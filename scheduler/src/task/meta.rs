@@ -1,0 +1,75 @@
+//! What a task is called and where it came from: shown in errors and the task-tree dump.
+
+use std::fmt;
+use std::panic::Location;
+use std::time::Instant;
+
+/// Describes a task at spawn time.
+#[derive(Clone, Debug)]
+pub struct SpawnMeta {
+    /// A human name; `None` shows as `task#<id>`.
+    pub name: Option<String>,
+    /// Where `spawn` was called (from `#[track_caller]`).
+    pub location: &'static Location<'static>,
+}
+
+impl SpawnMeta {
+    /// Metadata for a spawn at the caller's location.
+    #[track_caller]
+    pub fn here() -> SpawnMeta {
+        SpawnMeta {
+            name: None,
+            location: Location::caller(),
+        }
+    }
+
+    /// Metadata with a name, at the caller's location.
+    #[track_caller]
+    pub fn named(name: impl Into<String>) -> SpawnMeta {
+        SpawnMeta {
+            name: Some(name.into()),
+            location: Location::caller(),
+        }
+    }
+}
+
+/// The metadata stored in every node.
+pub(crate) struct Meta {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) location: Option<&'static Location<'static>>,
+    pub(crate) born: Instant,
+}
+
+impl Meta {
+    pub(crate) fn new(id: u64, spawn: Option<SpawnMeta>) -> Meta {
+        let (name, location) = match spawn {
+            Some(m) => (m.name.map(String::into_boxed_str), Some(m.location)),
+            None => (None, None),
+        };
+        Meta {
+            id,
+            name,
+            location,
+            born: Instant::now(),
+        }
+    }
+
+    /// `'name'` or `task#7`, for messages.
+    pub(crate) fn display_name(&self) -> String {
+        match &self.name {
+            Some(n) => format!("'{n}'"),
+            None => format!("task#{}", self.id),
+        }
+    }
+}
+
+impl fmt::Debug for Meta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Meta")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("location", &self.location.map(|l| l.to_string()))
+            .finish()
+    }
+}

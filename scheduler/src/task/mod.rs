@@ -1,0 +1,120 @@
+//! Tasks and groups: the nodes of the task tree, their state machine, and how a worker runs one.
+
+mod cell;
+pub(crate) mod error;
+pub(crate) mod header;
+mod join;
+pub(crate) mod meta;
+mod node;
+pub(crate) mod state;
+pub(crate) mod tree;
+mod waker;
+
+use std::future::Future;
+use std::ptr::NonNull;
+
+pub use error::{JoinError, SpawnError};
+pub use join::JoinHandle;
+pub use meta::SpawnMeta;
+pub use node::{NodeInfo, NodeRef};
+
+use cell::{Cell, Stage, Vtables};
+use header::{Header, PollOutcome};
+use meta::Meta;
+use state::{Kind, ToIdle, ToRunning};
+
+use crate::sync::Arc;
+use crate::worker::Shared;
+
+/// Allocates a task under `parent` and queues it.
+pub(crate) fn spawn<F>(
+    shared: &Arc<Shared>,
+    parent: &NodeRef,
+    future: F,
+    meta: SpawnMeta,
+    what: &'static str,
+) -> Result<JoinHandle<F::Output>, SpawnError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let parent_header = parent.header();
+    if !tree::try_reserve_child(parent_header) {
+        return Err(SpawnError { what });
+    }
+    parent_header.state.ref_inc(); // held by the child until it completes
+    let cell = Box::new(Cell {
+        header: Header::new(
+            Kind::Task,
+            &Vtables::<F>::VTABLE,
+            Some(parent.ptr()),
+            Some(shared.clone()),
+            Meta::new(shared.next_id(), Some(meta)),
+        ),
+        stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
+    });
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    tree::link_child(parent_header, ptr, false);
+    // SAFETY: a new task starts with two references: one for the queue, one for the handle.
+    let (queued, joined) = unsafe { (NodeRef::from_raw(ptr), NodeRef::from_raw(ptr)) };
+    shared.schedule(queued, false);
+    // SAFETY: the cell's future outputs `F::Output`; the join interest starts set.
+    Ok(unsafe { JoinHandle::new(joined) })
+}
+
+/// Creates a group (scope, `block_on` body) under `parent`, holding its body slot.
+pub(crate) fn new_group(
+    parent: &NodeRef,
+    supervised: bool,
+    id: u64,
+    meta: Option<SpawnMeta>,
+    what: &'static str,
+) -> Result<NodeRef, SpawnError> {
+    let parent_header = parent.header();
+    if !tree::try_reserve_child(parent_header) {
+        return Err(SpawnError { what });
+    }
+    parent_header.state.ref_inc();
+    let group = NodeRef::new_group(
+        Kind::Group { supervised },
+        Some(parent.ptr()),
+        Meta::new(id, meta),
+    );
+    tree::link_child(parent_header, group.ptr(), true);
+    Ok(group)
+}
+
+/// Runs one queued task: polls it, or drops its future if it was cancelled.
+/// `requeue` puts a task that woke itself during the poll back into a queue.
+pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
+    let header = task.header();
+    let outcome = match header.state.transition_to_running() {
+        ToRunning::Stale => return,
+        ToRunning::Cancel => cancelled(&task),
+        ToRunning::Poll => {
+            let _current = crate::context::enter_node(task.ptr());
+            let _budget = crate::coop::reset_budget();
+            // SAFETY: we hold RUNNING and the queue's reference.
+            match unsafe { (header.vtable.poll)(task.ptr()) } {
+                PollOutcome::Pending => match header.state.transition_to_idle() {
+                    ToIdle::Idle => return,
+                    ToIdle::Requeue => return requeue(task),
+                    ToIdle::Cancel => cancelled(&task),
+                },
+                PollOutcome::Ready => None,
+                PollOutcome::Panicked(failure) => Some(failure),
+            }
+        }
+    };
+    header.state.transition_to_body_done();
+    if let Some(failure) = outcome {
+        tree::record_failure(&task, failure);
+    }
+    tree::finish_body(&task);
+}
+
+/// Drops a cancelled task's future. Returns the panic its `Drop` raised, if any.
+fn cancelled(task: &NodeRef) -> Option<error::Failure> {
+    // SAFETY: we hold RUNNING.
+    unsafe { (task.header().vtable.drop_future)(task.ptr()) }
+}

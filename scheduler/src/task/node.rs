@@ -1,0 +1,142 @@
+//! `NodeRef`: one counted reference to a tree node (task or group).
+
+use std::fmt;
+use std::ptr::NonNull;
+
+use super::header::{Header, GROUP_VTABLE};
+use super::meta::Meta;
+use super::state::Kind;
+
+/// A counted reference to a node of the task tree: a task, a scope, a `block_on` body or the
+/// runtime's root. Cloning adds a reference; dropping the last one frees the node.
+pub struct NodeRef {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: the header is only mutated through atomics, its mutex, or under the protocol of the
+// state word (RUNNING / COMPLETE ownership); the future and output it holds are `Send`.
+unsafe impl Send for NodeRef {}
+// SAFETY: as above; every `&self` method is thread-safe.
+unsafe impl Sync for NodeRef {}
+
+impl NodeRef {
+    /// Adopts a reference the caller owns.
+    ///
+    /// # Safety
+    /// `ptr` points to a live node and the caller transfers one counted reference.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> NodeRef {
+        NodeRef { ptr }
+    }
+
+    /// Takes a new reference to a node the caller can prove is alive.
+    ///
+    /// # Safety
+    /// `ptr` points to a live node for the duration of the call.
+    pub(crate) unsafe fn clone_from_raw(ptr: NonNull<Header>) -> NodeRef {
+        // SAFETY: the caller guarantees the node is alive.
+        unsafe { ptr.as_ref() }.state.ref_inc();
+        NodeRef { ptr }
+    }
+
+    /// Gives up ownership without dropping the reference.
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
+    }
+
+    pub(crate) fn ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we hold a reference, so the node is alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// A new group node with one reference (for its owner) and its body token held.
+    pub(crate) fn new_group(kind: Kind, parent: Option<NonNull<Header>>, meta: Meta) -> NodeRef {
+        let header = Box::new(Header::new(kind, &GROUP_VTABLE, parent, None, meta));
+        NodeRef {
+            ptr: NonNull::from(Box::leak(header)),
+        }
+    }
+
+    /// Requests cancellation of this node and its whole subtree.
+    pub fn cancel(&self) {
+        super::tree::cancel_subtree(self);
+    }
+
+    /// Whether cancellation has been requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.header().state.load().is_cancelled()
+    }
+
+    /// Whether the node and its whole subtree are gone.
+    pub fn is_complete(&self) -> bool {
+        self.header().state.load().is_complete()
+    }
+
+    /// The node's id, unique within its runtime.
+    pub fn id(&self) -> u64 {
+        self.header().meta.id
+    }
+
+    /// Visits this node and its live descendants depth-first (iteratively, so deep trees are
+    /// fine), for a task-tree dump. `visit` gets the depth and a snapshot of each node.
+    pub fn walk(&self, mut visit: impl FnMut(usize, &NodeInfo)) {
+        super::tree::walk(self, &mut visit);
+    }
+}
+
+/// What a task-tree dump shows of one node.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Unique within the runtime.
+    pub id: u64,
+    /// The name given at spawn, if any.
+    pub name: Option<String>,
+    /// `task`, `scope`, `supervised scope` or `root`.
+    pub kind: &'static str,
+    /// `queued`, `running`, `idle`, `waiting for children`, `cancelling`, `complete`.
+    pub state: &'static str,
+    /// How long ago it was created.
+    pub age: std::time::Duration,
+    /// Where it was spawned, if known.
+    pub location: Option<&'static std::panic::Location<'static>>,
+    /// Children not yet complete.
+    pub live_children: usize,
+}
+
+impl Clone for NodeRef {
+    fn clone(&self) -> NodeRef {
+        self.header().state.ref_inc();
+        NodeRef { ptr: self.ptr }
+    }
+}
+
+impl Drop for NodeRef {
+    fn drop(&mut self) {
+        if self.header().state.ref_dec() {
+            // SAFETY: that was the last reference; the vtable matches the allocation.
+            unsafe { (self.header().vtable.dealloc)(self.ptr) }
+        }
+    }
+}
+
+impl PartialEq for NodeRef {
+    fn eq(&self, other: &NodeRef) -> bool {
+        self.ptr == other.ptr
+    }
+}
+
+impl Eq for NodeRef {}
+
+impl fmt::Debug for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeRef")
+            .field("meta", &self.header().meta)
+            .field("state", &self.header().state.load())
+            .finish()
+    }
+}

@@ -1,0 +1,297 @@
+//! The task tree: linking children, cancelling subtrees, recording failures, and completing a
+//! node once its body and every child are gone.
+//!
+//! Locking: each node's `tree` mutex guards its own child list, waiter and failure. No code holds
+//! two of these locks at once, and none is global: spawns and completions under different parents
+//! never contend. Every walk over the tree (cancel, complete, dump) is iterative, so a chain
+//! 100,000 deep costs heap, not stack.
+
+use std::ptr::NonNull;
+use std::time::Instant;
+
+use super::error::{Failure, JoinError};
+use super::header::Header;
+use super::node::{NodeInfo, NodeRef};
+use super::state::ToNotified;
+use crate::sync::atomic::Ordering::*;
+
+/// Takes a slot in `parent` for a new child. Fails once the parent has completed.
+pub(crate) fn try_reserve_child(parent: &Header) -> bool {
+    let mut cur = parent.pending.load(Acquire);
+    loop {
+        if cur == 0 {
+            return false;
+        }
+        match parent
+            .pending
+            .compare_exchange_weak(cur, cur + 1, AcqRel, Acquire)
+        {
+            Ok(_) => return true,
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+/// Links `child` (not yet visible to any other thread) at the head of `parent`'s list. A child
+/// linked under a cancelled parent is born cancelled, so a cancel that already walked the list
+/// cannot miss it.
+pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool) {
+    let mut tree = parent.tree.lock();
+    if parent.state.load().is_cancelled() {
+        // SAFETY: the child is alive (we are creating it).
+        unsafe { child.as_ref() }.state.set_cancelled();
+    }
+    if let Some(first) = tree.first_child {
+        // SAFETY: `first` is linked under this parent and we hold its lock, which guards the
+        // sibling links of all its children; linked nodes are alive.
+        unsafe { first.as_ref() }
+            .siblings
+            .with_mut(|s| unsafe { (*s).prev = Some(child) });
+    }
+    // SAFETY: as above; the child is not yet shared.
+    unsafe { child.as_ref() }.siblings.with_mut(|s| unsafe {
+        (*s).prev = None;
+        (*s).next = tree.first_child;
+    });
+    tree.first_child = Some(child);
+    tree.children += 1;
+    tree.had_groups |= is_group;
+}
+
+fn unlink_child(parent: &Header, child: NonNull<Header>) {
+    let mut tree = parent.tree.lock();
+    // SAFETY: the child is linked under `parent` (linked nodes are alive) and we hold the lock
+    // that guards the sibling links of `parent`'s children.
+    let (prev, next) = unsafe { child.as_ref() }
+        .siblings
+        .with_mut(|s| unsafe { ((*s).prev.take(), (*s).next.take()) });
+    match prev {
+        // SAFETY: as above, `p` is a live sibling.
+        Some(p) => unsafe { p.as_ref() }
+            .siblings
+            .with_mut(|s| unsafe { (*s).next = next }),
+        None => tree.first_child = next,
+    }
+    if let Some(n) = next {
+        // SAFETY: as above, `n` is a live sibling.
+        unsafe { n.as_ref() }
+            .siblings
+            .with_mut(|s| unsafe { (*s).prev = prev });
+    }
+    tree.children -= 1;
+}
+
+/// A counted reference to each child, taken under the lock so that none can be freed.
+fn children_of(node: &Header) -> Vec<NodeRef> {
+    let tree = node.tree.lock();
+    let mut out = Vec::with_capacity(tree.children);
+    let mut cur = tree.first_child;
+    while let Some(child) = cur {
+        // SAFETY: linked children are alive while we hold the parent's lock.
+        out.push(unsafe { NodeRef::clone_from_raw(child) });
+        // SAFETY: the sibling links of `node`'s children are guarded by the lock we hold.
+        cur = unsafe { child.as_ref() }
+            .siblings
+            .with_mut(|s| unsafe { (*s).next });
+    }
+    out
+}
+
+/// Cancels `root` and its whole subtree: every node is flagged, every idle task is scheduled so
+/// a worker drops its future at once, and every group's owner is woken.
+pub(crate) fn cancel_subtree(root: &NodeRef) {
+    let mut stack = vec![root.clone()];
+    while let Some(node) = stack.pop() {
+        let header = node.header();
+        if !header.state.set_cancelled() {
+            // Already cancelled: its subtree was walked then, and later children are born
+            // cancelled.
+            continue;
+        }
+        stack.extend(children_of(header));
+        if header.state.load().is_group() {
+            let waiter = header.tree.lock().waiter.clone();
+            if let Some(w) = waiter {
+                w.wake();
+            }
+        } else {
+            schedule_if_idle(&node);
+        }
+    }
+}
+
+/// Makes sure a worker looks at the task soon (used for cancellation).
+pub(crate) fn schedule_if_idle(task: &NodeRef) {
+    let header = task.header();
+    if header.state.transition_to_notified() == ToNotified::Submit {
+        // SAFETY: `transition_to_notified` added a reference for the queue.
+        let queued = unsafe { NodeRef::from_raw(task.ptr()) };
+        if let Some(scheduler) = &header.scheduler {
+            scheduler.schedule(queued, false);
+        }
+    }
+}
+
+/// Records a failure that reached `node` (its own panic, or a child's). The first one cancels
+/// the node's subtree; later ones are kept as messages.
+pub(crate) fn record_failure(node: &NodeRef, failure: Failure) {
+    let first = {
+        let mut tree = node.header().tree.lock();
+        if tree.failure.is_none() {
+            tree.failure = Some(failure);
+            true
+        } else {
+            tree.suppressed.push(format!("{failure:?}"));
+            false
+        }
+    };
+    if first {
+        cancel_subtree(node);
+    }
+}
+
+/// The body of `node` has finished (future gone, or a group's owner done): close scope futures
+/// that were leaked with `mem::forget` under it, then give up the body's pending slot.
+pub(crate) fn finish_body(node: &NodeRef) {
+    if node.header().tree.lock().had_groups {
+        for child in children_of(node.header()) {
+            if child.header().state.load().is_group() {
+                close_group_body(&child, true);
+            }
+        }
+    }
+    release_pending(node);
+}
+
+/// Closes a group's body once (idempotent). `abandoned`: the body did not finish normally, so the
+/// group's children are cancelled first.
+pub(crate) fn close_group_body(group: &NodeRef, abandoned: bool) {
+    let header = group.header();
+    if header.state.load().is_body_done() {
+        return;
+    }
+    if abandoned {
+        cancel_subtree(group);
+    }
+    if header.state.mark_group_body_done() {
+        finish_body(group);
+    }
+}
+
+/// Gives up one pending slot of `node`; completes it (and, iteratively, any ancestors this
+/// completes) when the count reaches zero. The caller keeps its reference to `node`.
+pub(crate) fn release_pending(node: &NodeRef) {
+    if node.header().pending.fetch_sub(1, AcqRel) != 1 {
+        return;
+    }
+    let mut current = node.clone();
+    loop {
+        let (parent, failure_up) = complete_one(&current);
+        let Some(parent) = parent else { break };
+        if let Some(failure) = failure_up {
+            record_failure(&parent, failure);
+        }
+        unlink_child(parent.header(), current.ptr());
+        if parent.header().pending.fetch_sub(1, AcqRel) != 1 {
+            break;
+        }
+        current = parent;
+    }
+}
+
+/// Completes one node whose pending count reached zero. Returns its parent (the reference the
+/// node held) and the failure to hand to that parent, if any.
+fn complete_one(node: &NodeRef) -> (Option<NodeRef>, Option<Failure>) {
+    let header = node.header();
+    // SAFETY: only the thread that brought `pending` to zero gets here, once.
+    let parent = header.parent.with_mut(|p| unsafe { (*p).take() });
+    // SAFETY: the parent link was a counted reference owned by this node.
+    let parent = parent.map(|p| unsafe { NodeRef::from_raw(p) });
+    let snapshot = header.state.load();
+    let failure = header.tree.lock().failure.take();
+
+    // A failure goes up unless the parent keeps failures at the child (root, supervised scope).
+    let propagates = parent
+        .as_ref()
+        .is_some_and(|p| !p.header().state.load().is_supervised());
+    let mut failure_up = None;
+
+    if snapshot.is_group() {
+        // The owner (scope future, block_on) re-raises a group's failure; a group whose owner
+        // is gone hands it up instead, so it is never lost.
+        match failure {
+            Some(f) if !snapshot.has_join_interest() && propagates => failure_up = Some(f),
+            Some(f) => header.tree.lock().failure = Some(f),
+            None => {}
+        }
+        header.state.transition_to_complete();
+    } else {
+        if let Some(f) = failure {
+            let err = if propagates {
+                let summary = f.summary();
+                failure_up = Some(f);
+                JoinError::panic(summary)
+            } else {
+                JoinError::panic(f)
+            };
+            // SAFETY: BODY_DONE is set and COMPLETE is not: only the completer touches the stage.
+            unsafe { (header.vtable.set_error)(node.ptr(), err) };
+        }
+        if !header.state.transition_to_complete() {
+            // SAFETY: the join handle is gone, so the completer owns the output.
+            unsafe { (header.vtable.drop_output)(node.ptr()) };
+        }
+    }
+    let waiter = header.tree.lock().waiter.take();
+    if let Some(w) = waiter {
+        w.wake();
+    }
+    (parent, failure_up)
+}
+
+/// Takes the failure stored in a completed group (for its owner to re-raise).
+pub(crate) fn take_failure(node: &NodeRef) -> Option<Failure> {
+    node.header().tree.lock().failure.take()
+}
+
+pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
+    let now = Instant::now();
+    let mut stack = vec![(0usize, root.clone())];
+    while let Some((depth, node)) = stack.pop() {
+        let header = node.header();
+        let s = header.state.load();
+        let children = children_of(header);
+        let info = NodeInfo {
+            id: header.meta.id,
+            name: header.meta.name.as_deref().map(str::to_owned),
+            kind: if s.is_root() {
+                "root"
+            } else if s.is_group() && s.is_supervised() {
+                "supervised scope"
+            } else if s.is_group() {
+                "scope"
+            } else {
+                "task"
+            },
+            state: if s.is_complete() {
+                "complete"
+            } else if s.is_body_done() {
+                "waiting for children"
+            } else if s.is_cancelled() {
+                "cancelling"
+            } else if s.is_running() {
+                "running"
+            } else if s.is_notified() {
+                "queued"
+            } else {
+                "idle"
+            },
+            age: now.saturating_duration_since(header.meta.born),
+            location: header.meta.location,
+            live_children: children.len(),
+        };
+        visit(depth, &info);
+        // Reverse so the dump lists children oldest first.
+        stack.extend(children.into_iter().map(|c| (depth + 1, c)));
+    }
+}

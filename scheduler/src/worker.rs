@@ -1,0 +1,299 @@
+//! Worker threads: per-worker run queues, a LIFO slot for the task just woken, a global injector
+//! for tasks scheduled from outside, work stealing, and parking through [`Park`].
+
+use std::cell::Cell;
+use std::future::Future;
+use std::ptr;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use crate::context;
+use crate::idle::Idle;
+use crate::park::Park;
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use crate::sync::Arc;
+use crate::task::{self, JoinHandle, NodeRef, SpawnError, SpawnMeta};
+
+/// Polls of the LIFO slot in a row before the FIFO queue gets a turn (fairness).
+const MAX_LIFO_STREAK: u32 = 3;
+/// Every this many tasks, a worker checks the injector first and polls for events.
+const MAINTENANCE_INTERVAL: u32 = 61;
+
+pub(crate) struct Shared {
+    injector: Injector<NodeRef>,
+    stealers: Box<[Stealer<NodeRef>]>,
+    idle: Idle,
+    park: Box<dyn Park>,
+    shutdown: AtomicBool,
+    next_id: AtomicU64,
+}
+
+/// The worker-local half, reachable from wakers running on the worker's own thread.
+struct Local {
+    index: usize,
+    queue: Worker<NodeRef>,
+    lifo: Cell<Option<NodeRef>>,
+}
+
+thread_local! {
+    static LOCAL: Cell<*const Local> = const { Cell::new(ptr::null()) };
+}
+
+impl Shared {
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed)
+    }
+
+    /// Queues a task that was woken (`is_yield`: it woke itself and should let others run first).
+    pub(crate) fn schedule(&self, task: NodeRef, is_yield: bool) {
+        let local = LOCAL.with(Cell::get);
+        if !local.is_null() && context::worker_of() == self as *const Shared as usize {
+            // SAFETY: LOCAL points to the `Local` on this thread's stack while its worker loop
+            // runs (it is reset before `run` returns), and we are on that thread.
+            let local = unsafe { &*local };
+            if is_yield {
+                local.queue.push(task);
+            } else if let Some(previous) = local.lifo.replace(Some(task)) {
+                local.queue.push(previous);
+            } else {
+                return;
+            }
+        } else {
+            self.injector.push(task);
+        }
+        self.notify_one();
+    }
+
+    fn notify_one(&self) {
+        if let Some(index) = self.idle.worker_to_wake() {
+            self.park.unpark(index);
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+}
+
+/// A handle on the scheduler: spawning, groups, shutdown. Cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+/// One worker's loop, to be run on a thread the runtime creates.
+pub struct WorkerRunner {
+    index: usize,
+    shared: Arc<Shared>,
+    queue: Worker<NodeRef>,
+}
+
+impl Scheduler {
+    /// A scheduler with `workers` run queues, and the loops to run on `workers` threads.
+    ///
+    /// # Panics
+    /// If `workers` is zero.
+    pub fn new(workers: usize, park: impl Park) -> (Scheduler, Vec<WorkerRunner>) {
+        assert!(workers > 0, "a scheduler needs at least one worker");
+        let queues: Vec<Worker<NodeRef>> = (0..workers).map(|_| Worker::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: queues.iter().map(Worker::stealer).collect(),
+            idle: Idle::new(workers),
+            park: Box::new(park),
+            shutdown: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        });
+        let runners = queues
+            .into_iter()
+            .enumerate()
+            .map(|(index, queue)| WorkerRunner {
+                index,
+                shared: shared.clone(),
+                queue,
+            })
+            .collect();
+        (Scheduler { shared }, runners)
+    }
+
+    /// Spawns `future` as a child of `parent` (a task or group of this scheduler).
+    /// `what` names the parent in the error ("scope", "runtime", ...).
+    pub fn spawn<F>(
+        &self,
+        parent: &NodeRef,
+        future: F,
+        meta: SpawnMeta,
+        what: &'static str,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        task::spawn(&self.shared, parent, future, meta, what)
+    }
+
+    /// The root of a runtime's tree: supervised (a root task's failure stays in its handle).
+    pub fn new_root(&self) -> crate::Group {
+        crate::Group::root(self.shared.next_id())
+    }
+
+    /// A new group under `parent` (a scope, or the body of `block_on`).
+    pub fn new_group(
+        &self,
+        parent: &NodeRef,
+        supervised: bool,
+        meta: Option<SpawnMeta>,
+        what: &'static str,
+    ) -> Result<crate::Group, SpawnError> {
+        crate::Group::child(parent, supervised, self.shared.next_id(), meta, what)
+    }
+
+    /// Number of worker loops.
+    pub fn workers(&self) -> usize {
+        self.shared.stealers.len()
+    }
+
+    /// Whether the current thread runs one of this scheduler's workers.
+    pub fn is_current_worker(&self) -> bool {
+        context::worker_of() == Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// Stops the worker loops (after the runtime has seen every task complete).
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, SeqCst);
+        for index in 0..self.workers() {
+            self.shared.park.unpark(index);
+        }
+    }
+
+    /// Drops anything still queued (after the workers stopped).
+    pub fn drain(&self) {
+        while let Steal::Success(task) = steal_retrying(&self.shared.injector) {
+            drop(task);
+        }
+    }
+}
+
+fn steal_retrying(injector: &Injector<NodeRef>) -> Steal<NodeRef> {
+    loop {
+        match injector.steal() {
+            Steal::Retry => continue,
+            other => return other,
+        }
+    }
+}
+
+impl WorkerRunner {
+    /// This worker's index, `0..workers`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Runs tasks until the scheduler shuts down.
+    pub fn run(self) {
+        let shared = self.shared;
+        let local = Local {
+            index: self.index,
+            queue: self.queue,
+            lifo: Cell::new(None),
+        };
+        let previous_worker = context::set_worker_of(Arc::as_ptr(&shared) as usize);
+        let previous_local = LOCAL.with(|l| l.replace(&local as *const Local));
+        shared.park.on_worker_start(local.index);
+
+        let mut tick: u32 = 0;
+        let mut lifo_streak: u32 = 0;
+        let mut rng = XorShift::new(local.index as u64 + 1);
+        while !shared.shutdown.load(Acquire) {
+            tick = tick.wrapping_add(1);
+            if tick % MAINTENANCE_INTERVAL == 0 {
+                shared.park.poll_events(local.index);
+            }
+            match next_task(&shared, &local, tick, &mut lifo_streak, &mut rng) {
+                Some(task) => task::run(task, |t| shared.schedule(t, true)),
+                None => {
+                    shared.idle.register(local.index);
+                    if shared.has_work() || shared.shutdown.load(Acquire) {
+                        shared.idle.unregister(local.index);
+                        continue;
+                    }
+                    shared.park.park(local.index);
+                    shared.idle.unregister(local.index);
+                }
+            }
+        }
+
+        shared.park.on_worker_stop(local.index);
+        drop(local.lifo.take());
+        while local.queue.pop().is_some() {}
+        LOCAL.with(|l| l.set(previous_local));
+        context::set_worker_of(previous_worker);
+    }
+}
+
+fn next_task(
+    shared: &Shared,
+    local: &Local,
+    tick: u32,
+    lifo_streak: &mut u32,
+    rng: &mut XorShift,
+) -> Option<NodeRef> {
+    if tick % MAINTENANCE_INTERVAL == 0 {
+        if let Steal::Success(task) = steal_retrying(&shared.injector) {
+            return Some(task);
+        }
+    }
+    if let Some(task) = local.lifo.take() {
+        if *lifo_streak < MAX_LIFO_STREAK {
+            *lifo_streak += 1;
+            return Some(task);
+        }
+        local.queue.push(task);
+    }
+    *lifo_streak = 0;
+    if let Some(task) = local.queue.pop() {
+        return Some(task);
+    }
+    loop {
+        match shared.injector.steal_batch_and_pop(&local.queue) {
+            Steal::Success(task) => return Some(task),
+            Steal::Retry => continue,
+            Steal::Empty => break,
+        }
+    }
+    let n = shared.stealers.len();
+    let start = (rng.next() as usize) % n;
+    let mut retry = true;
+    while retry {
+        retry = false;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == local.index {
+                continue;
+            }
+            match shared.stealers[victim].steal_batch_and_pop(&local.queue) {
+                Steal::Success(task) => return Some(task),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+        }
+    }
+    None
+}
+
+/// A tiny PRNG to pick the first steal victim.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> XorShift {
+        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
