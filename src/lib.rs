@@ -23,6 +23,20 @@ pub use nursery_runtime::{
     scope, spawn, Builder, Handle, JoinError, JoinHandle, Runtime, Scope, ScopeFuture, SpawnError,
 };
 
+/// `#[nursery::main]` and `#[nursery::test]`: run an `async fn` on a fresh runtime.
+#[doc(inline)]
+pub use nursery_macros::{main, test};
+
+/// Time: sleeps, timeouts, intervals.
+pub mod time {
+    pub use nursery_runtime::time::*;
+}
+
+/// Networking: TCP, UDP and Unix sockets (`futures_io` traits on the streams).
+pub mod net {
+    pub use nursery_runtime::net::*;
+}
+
 /// Task utilities: yielding, named spawns, the cooperative budget.
 pub mod task {
     pub use nursery_runtime::task::*;

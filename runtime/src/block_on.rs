@@ -34,6 +34,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         .new_group(handle.root(), false, Some(meta), "runtime")
         .unwrap_or_else(|e| panic!("block_on: {e}"));
 
+    let _io = handle.inner.driver.io_handle.enter();
     let _runtime = crate::context::enter(handle.clone());
     let _node = nursery_scheduler::context::enter(group.node());
     let waker = ThreadWaker::new();
@@ -42,8 +43,9 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         let mut future = pin!(future);
         loop {
             let mut cx = waker.context();
-            // A child's failure cancels the body: stop polling it and tear down.
-            if group.has_failed() {
+            // A child's failure, or the runtime shutting down (the only other way this group
+            // gets cancelled), ends the body: stop polling it and tear down.
+            if group.has_failed() || group.node().is_cancelled() {
                 break None;
             }
             let _ = group.poll_complete(&mut cx);
@@ -71,6 +73,9 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     match body {
         Some(Ok(output)) => output,
         Some(Err(panic)) => resume_unwind(panic),
-        None => unreachable!("the body is only abandoned for a failure"),
+        None => panic!(
+            "block_on: the runtime was shut down (dropped) while this future was still running; \
+             keep the Runtime alive until every block_on call has returned"
+        ),
     }
 }

@@ -1,35 +1,129 @@
-//! The events an idle worker waits for: I/O readiness (the reactor) and timers.
+//! What an idle worker waits on: its parker, the reactor (I/O) and its timer wheel.
 //!
-//! Placeholder until the reactor and timer crates land: no I/O, no timers.
+//! The first worker to park takes the reactor and blocks in `epoll_wait`/`kevent`; the others
+//! wait on their condition variable. Each waits at most until the nearest deadline of its own
+//! timer wheel. `unpark` reaches a worker wherever it waits.
 
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) struct Driver {}
+use nursery_reactor::Reactor;
+use nursery_scheduler::Park;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
-pub(crate) struct IoGuard<'a> {
-    _driver: &'a Driver,
+use crate::time::wheels::Timers;
+
+pub(crate) struct Driver {
+    parkers: Box<[Parker]>,
+    io: Mutex<Reactor>,
+    pub(crate) io_handle: nursery_reactor::Handle,
+    pub(crate) timers: Timers,
 }
 
-impl IoGuard<'_> {
-    pub(crate) fn turn(&mut self, _timeout: Option<Duration>) {}
+/// One per worker: a token (`notified`) so that an unpark before the park is not lost.
+#[derive(Default)]
+struct Parker {
+    state: Mutex<ParkState>,
+    condvar: Condvar,
+}
+
+#[derive(Default)]
+struct ParkState {
+    notified: bool,
+    /// Blocked in the reactor rather than on the condvar.
+    in_reactor: bool,
 }
 
 impl Driver {
-    pub(crate) fn new(_workers: usize) -> std::io::Result<Driver> {
-        Ok(Driver {})
+    pub(crate) fn new(workers: usize) -> io::Result<Driver> {
+        let reactor = Reactor::new()?;
+        Ok(Driver {
+            parkers: (0..workers).map(|_| Parker::default()).collect(),
+            io_handle: reactor.handle(),
+            io: Mutex::new(reactor),
+            timers: Timers::new(workers),
+        })
     }
 
-    pub(crate) fn try_lock_io(&self) -> Option<IoGuard<'_>> {
-        None
+    fn turn(&self, reactor: &mut MutexGuard<'_, Reactor>, timeout: Option<Duration>) {
+        if let Err(e) = reactor.turn(timeout) {
+            // epoll_wait only fails on programming errors (EBADF, EINVAL); say so, don't spin.
+            eprintln!("nursery: the reactor failed to poll: {e}");
+        }
     }
 
-    pub(crate) fn wake_io(&self) {}
-
-    pub(crate) fn next_timeout(&self, _index: usize) -> Option<Duration> {
-        None
+    /// Wakes worker `index` wherever it waits (or makes its next park return at once).
+    pub(crate) fn unpark(&self, index: usize) {
+        let parker = &self.parkers[index];
+        let mut state = parker.state.lock();
+        state.notified = true;
+        let in_reactor = state.in_reactor;
+        drop(state);
+        if in_reactor {
+            self.io_handle.unpark();
+        } else {
+            parker.condvar.notify_one();
+        }
     }
 
-    pub(crate) fn fire_timers(&self, _index: usize) {}
+    /// Stops timers and I/O after every task is gone: their wakers refer to tasks.
+    pub(crate) fn shutdown(&self) {
+        self.timers.clear();
+        self.io_handle.shutdown();
+    }
+}
 
-    pub(crate) fn shutdown(&self) {}
+/// The `Park` given to the scheduler: a shared reference to the driver.
+pub(crate) struct WorkerPark(pub(crate) Arc<Driver>);
+
+impl Park for WorkerPark {
+    fn park(&self, index: usize) {
+        let driver = &*self.0;
+        let parker = &driver.parkers[index];
+        let mut state = parker.state.lock();
+        if std::mem::take(&mut state.notified) {
+            return;
+        }
+        let timeout = driver.timers.park_timeout(index);
+        if let Some(mut reactor) = driver.io.try_lock() {
+            state.in_reactor = true;
+            drop(state);
+            driver.turn(&mut reactor, timeout);
+            drop(reactor);
+            let mut state = parker.state.lock();
+            state.in_reactor = false;
+            state.notified = false;
+        } else {
+            match timeout {
+                Some(t) => {
+                    if !state.notified {
+                        parker.condvar.wait_for(&mut state, t);
+                    }
+                }
+                None => {
+                    while !state.notified {
+                        parker.condvar.wait(&mut state);
+                    }
+                }
+            }
+            state.notified = false;
+            // Released before firing: a wake may unpark this very worker (still registered as
+            // a sleeper), which takes this lock.
+            drop(state);
+        }
+        driver.timers.fire(index);
+    }
+
+    fn unpark(&self, index: usize) {
+        self.0.unpark(index);
+    }
+
+    fn poll_events(&self, index: usize) {
+        let driver = &*self.0;
+        if let Some(mut reactor) = driver.io.try_lock() {
+            driver.turn(&mut reactor, Some(Duration::ZERO));
+        }
+        driver.timers.fire(index);
+    }
 }

@@ -102,6 +102,11 @@ impl Handle {
         self.inner.scheduler.workers()
     }
 
+    /// Timers registered and neither fired nor cancelled (a dropped `Sleep` leaves none).
+    pub fn pending_timers(&self) -> usize {
+        self.inner.driver.timers.len()
+    }
+
     pub(crate) fn scheduler(&self) -> &Scheduler {
         &self.inner.scheduler
     }

@@ -11,15 +11,17 @@ mod builder;
 mod context;
 mod driver;
 mod handle;
-mod park;
 mod runtime;
 mod scope;
 mod spawn;
 pub mod task;
 mod thread_waker;
+pub mod time;
 
 pub use builder::Builder;
 pub use handle::Handle;
+/// The I/O types: TCP, UDP and Unix sockets driven by the runtime's reactor.
+pub use nursery_reactor::net;
 pub use nursery_scheduler::{JoinError, JoinHandle, SpawnError};
 pub use runtime::Runtime;
 pub use scope::{scope, Scope, ScopeFuture};

@@ -10,8 +10,8 @@ use nursery_scheduler::Scheduler;
 
 use crate::builder::Builder;
 use crate::driver::Driver;
+use crate::driver::WorkerPark;
 use crate::handle::{Handle, Inner};
-use crate::park::{Parker, WorkerPark};
 use crate::thread_waker::ThreadWaker;
 
 /// A nursery runtime: worker threads, a reactor, timers, and the root of the task tree.
@@ -46,11 +46,7 @@ impl Runtime {
     pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
         let workers = builder.worker_threads;
         let driver = Arc::new(Driver::new(workers)?);
-        let park = WorkerPark {
-            parkers: (0..workers).map(|_| Parker::default()).collect(),
-            driver: driver.clone(),
-        };
-        let (scheduler, runners) = Scheduler::new(workers, park);
+        let (scheduler, runners) = Scheduler::new(workers, WorkerPark(driver.clone()));
         let root = scheduler.new_root();
         let handle = Handle {
             inner: Arc::new(Inner {
@@ -67,13 +63,14 @@ impl Runtime {
             let handle = runtime.handle.clone();
             let start = builder.on_thread_start.clone();
             let stop = builder.on_thread_stop.clone();
-            let mut thread = thread::Builder::new()
-                .name(format!("{}-{}", builder.thread_name, runner.index()));
+            let mut thread =
+                thread::Builder::new().name(format!("{}-{}", builder.thread_name, runner.index()));
             if let Some(size) = builder.thread_stack_size {
                 thread = thread.stack_size(size);
             }
             // On failure, `runtime` drops here and stops the threads already started.
             let joined = thread.spawn(move || {
+                let _io = handle.inner.driver.io_handle.enter();
                 let _enter = crate::context::enter(handle);
                 if let Some(f) = start {
                     f();

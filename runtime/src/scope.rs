@@ -151,7 +151,9 @@ impl Scope {
 
 impl fmt::Debug for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope").field("id", &self.node.id()).finish()
+        f.debug_struct("Scope")
+            .field("id", &self.node.id())
+            .finish()
     }
 }
 

@@ -158,6 +158,16 @@ impl Scheduler {
         context::worker_of() == Arc::as_ptr(&self.shared) as usize
     }
 
+    /// The index of the worker running on this thread, if it is one of this scheduler's.
+    pub fn current_worker(&self) -> Option<usize> {
+        if !self.is_current_worker() {
+            return None;
+        }
+        let local = LOCAL.with(Cell::get);
+        // SAFETY: on this scheduler's worker thread, LOCAL points to its live `Local`.
+        (!local.is_null()).then(|| unsafe { (*local).index })
+    }
+
     /// Stops the worker loops (after the runtime has seen every task complete).
     pub fn shutdown(&self) {
         self.shared.shutdown.store(true, SeqCst);

@@ -43,7 +43,7 @@ where
 
 /// # Safety
 /// `ptr` is the header of a live `Cell<F>`.
-unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> *mut Stage<F> {
+unsafe fn stage<F: Future>(ptr: NonNull<Header>) -> *mut Stage<F> {
     // SAFETY: `Cell` is `repr(C)` with the header first, so the header pointer is the cell
     // pointer; the caller guarantees the type.
     let cell = unsafe { ptr.cast::<Cell<F>>().as_ref() };
@@ -64,11 +64,7 @@ unsafe fn clear_stage<F: Future>(stage: *mut Stage<F>) -> Option<Box<dyn std::an
 }
 
 fn failure_of(header: &Header, payload: Box<dyn std::any::Any + Send>) -> Failure {
-    Failure::new(
-        payload,
-        header.meta.display_name(),
-        header.meta.location,
-    )
+    Failure::new(payload, header.meta.display_name(), header.meta.location)
 }
 
 unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> PollOutcome {
@@ -149,7 +145,12 @@ unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
         _ => panic!("a JoinHandle was polled again after it returned its output"),
     };
     // SAFETY: as above; the old `Poll::Pending` needs no drop.
-    unsafe { ptr::write(dst.cast::<Poll<Result<F::Output, JoinError>>>(), Poll::Ready(output)) };
+    unsafe {
+        ptr::write(
+            dst.cast::<Poll<Result<F::Output, JoinError>>>(),
+            Poll::Ready(output),
+        )
+    };
 }
 
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {

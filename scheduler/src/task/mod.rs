@@ -88,11 +88,17 @@ pub(crate) fn new_group(
 /// `requeue` puts a task that woke itself during the poll back into a queue.
 pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
     let header = task.header();
-    let outcome = match header.state.transition_to_running() {
-        ToRunning::Stale => return,
+    let transition = header.state.transition_to_running();
+    if transition == ToRunning::Stale {
+        return;
+    }
+    // The future's code (its poll, or its Drop when cancelled) runs as this node: what it spawns
+    // becomes the task's child.
+    let current = crate::context::enter_node(task.ptr());
+    let outcome = match transition {
+        ToRunning::Stale => unreachable!(),
         ToRunning::Cancel => cancelled(&task),
         ToRunning::Poll => {
-            let _current = crate::context::enter_node(task.ptr());
             let _budget = crate::coop::reset_budget();
             // SAFETY: we hold RUNNING and the queue's reference.
             match unsafe { (header.vtable.poll)(task.ptr()) } {
@@ -106,6 +112,7 @@ pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
             }
         }
     };
+    drop(current);
     header.state.transition_to_body_done();
     if let Some(failure) = outcome {
         tree::record_failure(&task, failure);

@@ -94,6 +94,8 @@ impl NodeRef {
 pub struct NodeInfo {
     /// Unique within the runtime.
     pub id: u64,
+    /// The parent's id (`None` for the root).
+    pub parent: Option<u64>,
     /// The name given at spawn, if any.
     pub name: Option<String>,
     /// `task`, `scope`, `supervised scope` or `root`.

@@ -139,7 +139,7 @@ impl State {
     /// join handle, or a group with one reference for its owner.
     pub(crate) fn new(kind: Kind, cancelled: bool) -> State {
         let mut word = match kind {
-            Kind::Task => NOTIFIED | JOIN_INTEREST | 2 * REF_ONE,
+            Kind::Task => NOTIFIED | JOIN_INTEREST | (2 * REF_ONE),
             Kind::Group { supervised } => {
                 GROUP | JOIN_INTEREST | REF_ONE | if supervised { SUPERVISED } else { 0 }
             }
@@ -317,11 +317,17 @@ mod tests {
     #[test]
     fn join_interest_decides_who_drops_the_output() {
         let s = State::new(Kind::Task, false);
-        assert!(!s.drop_join_interest(), "not complete yet: the completer drops the output");
+        assert!(
+            !s.drop_join_interest(),
+            "not complete yet: the completer drops the output"
+        );
         assert!(!s.transition_to_complete());
         let s = State::new(Kind::Task, false);
         assert!(s.transition_to_complete());
-        assert!(s.drop_join_interest(), "complete: the join side drops the output");
+        assert!(
+            s.drop_join_interest(),
+            "complete: the join side drops the output"
+        );
     }
 
     #[test]

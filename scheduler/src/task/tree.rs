@@ -32,10 +32,13 @@ pub(crate) fn try_reserve_child(parent: &Header) -> bool {
     }
 }
 
-/// Links `child` (not yet visible to any other thread) at the head of `parent`'s list. A child
-/// linked under a cancelled parent is born cancelled, so a cancel that already walked the list
-/// cannot miss it.
+/// Links `child` (not yet visible to any other thread) at the head of `parent`'s list. The list
+/// owns a reference to each child: an idle task nobody else refers to (no handle, no waker)
+/// lives on in the tree until it completes. A child linked under a cancelled parent is born
+/// cancelled, so a cancel that already walked the list cannot miss it.
 pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool) {
+    // SAFETY: the child is alive (we are creating it).
+    unsafe { child.as_ref() }.state.ref_inc();
     let mut tree = parent.tree.lock();
     if parent.state.load().is_cancelled() {
         // SAFETY: the child is alive (we are creating it).
@@ -58,7 +61,8 @@ pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool
     tree.had_groups |= is_group;
 }
 
-fn unlink_child(parent: &Header, child: NonNull<Header>) {
+/// Unlinks a completed child; returns the list's reference to it, to be dropped after the lock.
+fn unlink_child(parent: &Header, child: NonNull<Header>) -> NodeRef {
     let mut tree = parent.tree.lock();
     // SAFETY: the child is linked under `parent` (linked nodes are alive) and we hold the lock
     // that guards the sibling links of `parent`'s children.
@@ -79,6 +83,8 @@ fn unlink_child(parent: &Header, child: NonNull<Header>) {
             .with_mut(|s| unsafe { (*s).prev = prev });
     }
     tree.children -= 1;
+    // SAFETY: the list owned this reference since `link_child`.
+    unsafe { NodeRef::from_raw(child) }
 }
 
 /// A counted reference to each child, taken under the lock so that none can be freed.
@@ -191,7 +197,7 @@ pub(crate) fn release_pending(node: &NodeRef) {
         if let Some(failure) = failure_up {
             record_failure(&parent, failure);
         }
-        unlink_child(parent.header(), current.ptr());
+        drop(unlink_child(parent.header(), current.ptr()));
         if parent.header().pending.fetch_sub(1, AcqRel) != 1 {
             break;
         }
@@ -256,13 +262,14 @@ pub(crate) fn take_failure(node: &NodeRef) -> Option<Failure> {
 
 pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
     let now = Instant::now();
-    let mut stack = vec![(0usize, root.clone())];
-    while let Some((depth, node)) = stack.pop() {
+    let mut stack = vec![(0usize, root.clone(), None)];
+    while let Some((depth, node, parent)) = stack.pop() {
         let header = node.header();
         let s = header.state.load();
         let children = children_of(header);
         let info = NodeInfo {
             id: header.meta.id,
+            parent,
             name: header.meta.name.as_deref().map(str::to_owned),
             kind: if s.is_root() {
                 "root"
@@ -291,7 +298,8 @@ pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
             live_children: children.len(),
         };
         visit(depth, &info);
-        // Reverse so the dump lists children oldest first.
-        stack.extend(children.into_iter().map(|c| (depth + 1, c)));
+        // The list holds the newest child first; the stack pops the oldest first.
+        let id = Some(header.meta.id);
+        stack.extend(children.into_iter().map(|c| (depth + 1, c, id)));
     }
 }

@@ -1,0 +1,107 @@
+//! The thread-local "current reactor" that I/O constructors pick up.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::driver::Handle;
+use crate::error;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+/// Makes a [`Handle`] the current reactor of this thread until dropped.
+///
+/// Returned by [`Handle::enter`]. Dropping it restores whichever handle was
+/// current before (guards nest). It must be dropped on the thread that
+/// created it, hence it is not `Send`.
+#[must_use = "the handle is current only while the guard lives"]
+pub struct EnterGuard {
+    previous: Option<Handle>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Handle {
+    /// Makes this handle the current reactor of this thread until the guard is dropped.
+    ///
+    /// The runtime enters its handle on every worker thread and inside
+    /// `block_on`; I/O types created there find it through [`Handle::current`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery_reactor::{Handle, Reactor};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// assert!(Handle::try_current().is_none());
+    /// {
+    ///     let _guard = reactor.handle().enter();
+    ///     assert!(Handle::try_current().is_some());
+    /// }
+    /// assert!(Handle::try_current().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        EnterGuard {
+            previous,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The reactor this thread has entered.
+    ///
+    /// # Panics
+    ///
+    /// With "there is no nursery reactor on this thread: I/O types must be used
+    /// inside a nursery runtime (a task, or Runtime::block_on)" when no handle
+    /// is entered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery_reactor::{Handle, Reactor};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let _guard = reactor.handle().enter();
+    /// let handle = Handle::current();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Some(handle) => handle,
+            None => panic!("{}", error::NO_REACTOR),
+        }
+    }
+
+    /// The reactor this thread has entered, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(nursery_reactor::Handle::try_current().is_none());
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        CURRENT
+            .try_with(|current| current.borrow().clone())
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // During thread teardown the slot may already be gone; nothing to restore then.
+        let replaced = CURRENT.try_with(|current| current.replace(previous));
+        drop(replaced);
+    }
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,221 @@
+//! `UdpSocket`: datagrams, unconnected (`send_to`/`recv_from`) or connected (`send`/`recv`).
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
+
+use crate::error;
+use crate::net::addr;
+use crate::poll_evented::PollEvented;
+
+/// A UDP socket.
+///
+/// Sends and receives are cancel-safe: a dropped `recv` future has received
+/// nothing, a dropped `send` future has sent nothing. One task may wait to
+/// receive and one to send at a time.
+///
+/// # Examples
+///
+/// ```no_run
+/// use nursery_reactor::net::UdpSocket;
+///
+/// # async fn echo() -> std::io::Result<()> {
+/// let socket = UdpSocket::bind("127.0.0.1:0").await?;
+/// let mut buf = [0; 1500];
+/// let (n, from) = socket.recv_from(&mut buf).await?;
+/// socket.send_to(&buf[..n], from).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct UdpSocket {
+    io: PollEvented<mio::net::UdpSocket>,
+}
+
+impl UdpSocket {
+    /// The mio source, for the descriptor impls.
+    pub(crate) fn source_ref(&self) -> &mio::net::UdpSocket {
+        self.io.source()
+    }
+}
+
+impl UdpSocket {
+    /// Binds a socket to `addr` (trying each address it resolves to).
+    ///
+    /// # Panics
+    ///
+    /// When no nursery reactor is entered on this thread.
+    ///
+    /// # Errors
+    ///
+    /// The error of the last address tried, or the shutdown error.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let mut last_error = None;
+        for addr in addr::resolve(addr)? {
+            match mio::net::UdpSocket::bind(addr) {
+                Ok(socket) => {
+                    return Ok(UdpSocket {
+                        io: PollEvented::new(socket)?,
+                    })
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(error::no_addresses))
+    }
+
+    /// Wraps a bound `std` socket (switching it to non-blocking mode) and
+    /// registers it with the current reactor.
+    ///
+    /// # Panics
+    ///
+    /// When no nursery reactor is entered on this thread.
+    ///
+    /// # Errors
+    ///
+    /// From switching to non-blocking mode or from registering.
+    #[track_caller]
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        socket.set_nonblocking(true)?;
+        Ok(UdpSocket {
+            io: PollEvented::new(mio::net::UdpSocket::from_std(socket))?,
+        })
+    }
+
+    /// Sets the default destination for [`send`](UdpSocket::send) and the only
+    /// source [`recv`](UdpSocket::recv) accepts (the first address of `addr`
+    /// that `connect(2)` accepts).
+    ///
+    /// # Errors
+    ///
+    /// The error of the last address tried.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let mut last_error = None;
+        for addr in addr::resolve(addr)? {
+            match self.io.source().connect(addr) {
+                Ok(()) => return Ok(()),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(error::no_addresses))
+    }
+
+    /// Sends `buf` as one datagram to `target` (its first resolved address).
+    ///
+    /// # Errors
+    ///
+    /// From `sendto(2)`.
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
+        let target = addr::resolve_first(target)?;
+        poll_fn(|cx| self.poll_send_to(cx, buf, target)).await
+    }
+
+    /// Polls sending `buf` to `target`.
+    ///
+    /// # Errors
+    ///
+    /// From `sendto(2)`.
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.io
+            .registration()
+            .poll_write_io(cx, || self.io.source().send_to(buf, target))
+    }
+
+    /// Receives one datagram into `buf` (the excess of a longer one is
+    /// discarded) and returns its length and sender.
+    ///
+    /// # Errors
+    ///
+    /// From `recvfrom(2)` (for example `ConnectionRefused` after an ICMP
+    /// port-unreachable on a connected socket).
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    /// Polls receiving one datagram; see [`recv_from`](UdpSocket::recv_from).
+    ///
+    /// # Errors
+    ///
+    /// From `recvfrom(2)`.
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io
+            .registration()
+            .poll_read_io(cx, || self.io.source().recv_from(buf))
+    }
+
+    /// Sends `buf` as one datagram to the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// From `send(2)` (`NotConnected` without a prior `connect`).
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_send(cx, buf)).await
+    }
+
+    /// Polls sending `buf` to the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// From `send(2)`.
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .registration()
+            .poll_write_io(cx, || self.io.source().send(buf))
+    }
+
+    /// Receives one datagram from the connected peer into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// From `recv(2)`.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_recv(cx, buf)).await
+    }
+
+    /// Polls receiving one datagram from the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// From `recv(2)`.
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .registration()
+            .poll_read_io(cx, || self.io.source().recv(buf))
+    }
+
+    /// The local address of this socket.
+    ///
+    /// # Errors
+    ///
+    /// From `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().local_addr()
+    }
+
+    /// The address of the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` when the socket is not connected.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().peer_addr()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}

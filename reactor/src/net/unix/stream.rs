@@ -1,0 +1,312 @@
+//! `UnixStream`: a connected Unix domain stream socket.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::driver::Handle;
+use crate::net::unix::split::{self, OwnedReadHalf, OwnedWriteHalf};
+use crate::poll_evented::PollEvented;
+use crate::ready::Direction;
+
+/// A Unix domain stream connection.
+///
+/// Implements [`AsyncRead`] and [`AsyncWrite`] (also through `&UnixStream`);
+/// `poll_close` shuts down the write direction.
+///
+/// # Examples
+///
+/// ```
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// use nursery_reactor::{net::UnixStream, Reactor};
+///
+/// let reactor = Reactor::new()?;
+/// let _guard = reactor.handle().enter();
+/// let (mut a, mut b) = UnixStream::pair()?;
+/// futures::executor::block_on(async {
+///     a.write_all(b"hi").await?;
+///     let mut buf = [0; 2];
+///     b.read_exact(&mut buf).await?; // new sockets are tried at once: no turn needed here
+///     assert_eq!(&buf, b"hi");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixStream {
+    io: PollEvented<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// The mio source, for the descriptor impls.
+    pub(crate) fn source_ref(&self) -> &mio::net::UnixStream {
+        self.io.source()
+    }
+}
+
+impl UnixStream {
+    /// Connects to the socket file at `path`.
+    ///
+    /// # Panics
+    ///
+    /// When no nursery reactor is entered on this thread.
+    ///
+    /// # Errors
+    ///
+    /// From `connect(2)` (for example `NotFound`, `ConnectionRefused`, or
+    /// `WouldBlock` when the listener's backlog is full) or from `SO_ERROR`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let handle = Handle::current();
+        let socket = mio::net::UnixStream::connect(path)?;
+        let stream = UnixStream {
+            io: PollEvented::with_handle(socket, &handle)?,
+        };
+        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
+    /// Waits until a non-blocking connect has finished, successfully or not.
+    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let socket = self.io.source();
+        loop {
+            let event = ready!(self.io.registration().poll_ready(cx, Direction::Write))?;
+            if let Some(e) = socket.take_error()? {
+                return Poll::Ready(Err(e));
+            }
+            match socket.peer_addr() {
+                Ok(_) => return Poll::Ready(Ok(())),
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotConnected
+                        || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+                {
+                    self.io.registration().clear_readiness(event);
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Two connected streams (`socketpair(2)`), both registered with the current reactor.
+    ///
+    /// # Panics
+    ///
+    /// When no nursery reactor is entered on this thread.
+    ///
+    /// # Errors
+    ///
+    /// From `socketpair(2)` or from registering.
+    #[track_caller]
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let handle = Handle::current();
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((
+            UnixStream::from_accepted(a, &handle)?,
+            UnixStream::from_accepted(b, &handle)?,
+        ))
+    }
+
+    /// Wraps a connected `std` stream (switching it to non-blocking mode) and
+    /// registers it with the current reactor.
+    ///
+    /// # Panics
+    ///
+    /// When no nursery reactor is entered on this thread.
+    ///
+    /// # Errors
+    ///
+    /// From switching to non-blocking mode or from registering.
+    #[track_caller]
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        Ok(UnixStream {
+            io: PollEvented::new(mio::net::UnixStream::from_std(stream))?,
+        })
+    }
+
+    /// A connected stream registered with `handle`.
+    pub(crate) fn from_accepted(
+        stream: mio::net::UnixStream,
+        handle: &Handle,
+    ) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: PollEvented::with_handle(stream, handle)?,
+        })
+    }
+
+    /// The address of the remote peer.
+    ///
+    /// # Errors
+    ///
+    /// From `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().peer_addr()
+    }
+
+    /// The local address of this socket.
+    ///
+    /// # Errors
+    ///
+    /// From `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.source().local_addr()
+    }
+
+    /// Shuts down the read, write, or both directions (`shutdown(2)`).
+    ///
+    /// # Errors
+    ///
+    /// From `shutdown(2)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.source().shutdown(how)
+    }
+
+    /// Splits the stream into a read half and a write half that can move to
+    /// different tasks; [`OwnedReadHalf::reunite`] puts them back together.
+    ///
+    /// Dropping the write half shuts down the write direction.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::split(self)
+    }
+
+    pub(crate) fn poll_read_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+
+    pub(crate) fn poll_read_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_vectored(cx, bufs)
+    }
+
+    pub(crate) fn poll_write_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    pub(crate) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    /// Shuts down the write direction; a connection already gone counts as closed.
+    pub(crate) fn close_write(&self) -> io::Result<()> {
+        match self.io.source().shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        }
+    }
+}
+impl AsyncRead for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_priv(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_vectored_priv(cx, bufs)
+    }
+}
+
+impl AsyncRead for &UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_priv(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_vectored_priv(cx, bufs)
+    }
+}
+
+impl AsyncWrite for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.close_write())
+    }
+}
+
+impl AsyncWrite for &UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.close_write())
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}

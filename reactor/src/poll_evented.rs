@@ -1,0 +1,117 @@
+//! A mio source that owns its registration: the building block of the net types.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::task::{Context, Poll};
+
+use mio::event::Source;
+use mio::Interest;
+
+use crate::driver::Handle;
+use crate::registration::Registration;
+
+/// A mio source registered (readable and writable) with a reactor; deregistered on drop.
+pub(crate) struct PollEvented<S: Source> {
+    source: S,
+    registration: Registration,
+}
+
+impl<S: Source> PollEvented<S> {
+    /// Registers `source` with the current thread's reactor.
+    ///
+    /// Panics with the "no nursery reactor" message when none is entered.
+    #[track_caller]
+    pub(crate) fn new(source: S) -> io::Result<PollEvented<S>> {
+        PollEvented::with_handle(source, &Handle::current())
+    }
+
+    /// Registers `source` with `handle`'s reactor.
+    pub(crate) fn with_handle(mut source: S, handle: &Handle) -> io::Result<PollEvented<S>> {
+        let registration =
+            Registration::new(&mut source, Interest::READABLE | Interest::WRITABLE, handle)?;
+        Ok(PollEvented {
+            source,
+            registration,
+        })
+    }
+
+    /// The source.
+    pub(crate) fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The registration.
+    pub(crate) fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    /// The handle of the reactor the source is registered with.
+    pub(crate) fn handle(&self) -> &Handle {
+        self.registration.handle()
+    }
+}
+
+impl<S: Source> PollEvented<S>
+where
+    for<'a> &'a S: Read + Write,
+{
+    /// Reads into `buf` once the source is readable (an empty `buf` reads nothing at once).
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.registration
+            .poll_read_io(cx, || (&self.source).read(buf))
+    }
+
+    /// Vectored read once the source is readable.
+    pub(crate) fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.registration
+            .poll_read_io(cx, || (&self.source).read_vectored(bufs))
+    }
+
+    /// Writes `buf` once the source is writable (an empty `buf` writes nothing at once).
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.registration
+            .poll_write_io(cx, || (&self.source).write(buf))
+    }
+
+    /// Vectored write once the source is writable.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.registration
+            .poll_write_io(cx, || (&self.source).write_vectored(bufs))
+    }
+}
+
+impl<S: Source> Drop for PollEvented<S> {
+    fn drop(&mut self) {
+        // Leave the poller before the descriptor closes; an error here (the
+        // reactor's poller is gone) leaves nothing to clean up, and closing the
+        // descriptor right after removes it from the poller anyway.
+        let _ = self.registration.deregister(&mut self.source);
+    }
+}
+
+impl<S: Source + fmt::Debug> fmt::Debug for PollEvented<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollEvented")
+            .field("source", &self.source)
+            .field("registration", &self.registration)
+            .finish()
+    }
+}

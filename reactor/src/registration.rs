@@ -1,0 +1,260 @@
+//! One mio source's place in the reactor: its token, readiness and wakers.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use mio::event::Source;
+use mio::{Interest, Token};
+
+use crate::driver::{self, Handle};
+use crate::ready::{Direction, ReadyEvent};
+use crate::scheduled_io::ScheduledIo;
+
+/// No readiness observed yet: matches no tick, so a clear does nothing.
+const NO_TICK: usize = usize::MAX;
+
+/// A mio source registered with a [`Reactor`](crate::Reactor).
+///
+/// It tracks readiness per direction (read: readable, read-closed, error;
+/// write: writable, write-closed, error) and keeps one reader and one writer
+/// waker: a second task polling the same direction replaces the first one's
+/// waker, so give each direction to one task at a time.
+///
+/// The `Registration` does not own the source. Dropping it frees its slot (so
+/// events still queued for it are ignored), but only
+/// [`deregister`](Registration::deregister) or closing the source removes the
+/// source from the OS poller.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::io::Write;
+/// use nursery_reactor::{Reactor, Registration};
+///
+/// let mut reactor = Reactor::new()?;
+/// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+/// let mut reg = Registration::new(&mut a, mio::Interest::READABLE, &reactor.handle())?;
+/// b.write_all(b"hi")?;
+/// reactor.turn(Some(std::time::Duration::from_secs(5)))?;
+/// futures::executor::block_on(poll_fn(|cx| reg.poll_read_ready(cx)))?;
+/// reg.deregister(&mut a)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Registration {
+    handle: Handle,
+    token: Token,
+    io: Arc<ScheduledIo>,
+    /// The tick seen by the last successful `poll_read_ready`, for `clear_read_ready`.
+    read_tick: AtomicUsize,
+    /// The tick seen by the last successful `poll_write_ready`, for `clear_write_ready`.
+    write_tick: AtomicUsize,
+    /// Whether the slot is still ours (false after `deregister`).
+    in_slab: bool,
+}
+
+impl Registration {
+    /// Registers `source` with `handle`'s reactor for `interest`.
+    ///
+    /// The net types register with `READABLE | WRITABLE` (edge-triggered).
+    ///
+    /// # Errors
+    ///
+    /// "the nursery runtime has shut down" after [`Handle::shutdown`];
+    /// otherwise whatever the OS returns from registering the source.
+    pub fn new<S: Source + ?Sized>(
+        source: &mut S,
+        interest: Interest,
+        handle: &Handle,
+    ) -> io::Result<Registration> {
+        let (token, io) = handle.add_source(source, interest)?;
+        Ok(Registration {
+            handle: handle.clone(),
+            token,
+            io,
+            read_tick: AtomicUsize::new(NO_TICK),
+            write_tick: AtomicUsize::new(NO_TICK),
+            in_slab: true,
+        })
+    }
+
+    /// The handle of the reactor this source is registered with.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The mio token of this registration (slab index and generation).
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// The slab slot of this registration; a later registration may reuse it
+    /// after this one is dropped (with another generation in its token).
+    pub fn slot(&self) -> usize {
+        crate::token::unpack(self.token).0
+    }
+
+    /// Ready when the source is readable, read-closed or has an error; otherwise
+    /// stores the waker (replacing the previous reader's) and returns `Pending`.
+    ///
+    /// # Errors
+    ///
+    /// After shutdown or deregistration, the corresponding error.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready_recorded(cx, Direction::Read)
+    }
+
+    /// Ready when the source is writable, write-closed or has an error; otherwise
+    /// stores the waker (replacing the previous writer's) and returns `Pending`.
+    ///
+    /// # Errors
+    ///
+    /// After shutdown or deregistration, the corresponding error.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready_recorded(cx, Direction::Write)
+    }
+
+    /// Clears read readiness after an operation returned `WouldBlock`.
+    ///
+    /// It clears only what the last successful [`poll_read_ready`] saw: if an
+    /// event arrived since, the readiness stays and the next poll is ready at
+    /// once, so the data of that event is not lost.
+    ///
+    /// [`poll_read_ready`]: Registration::poll_read_ready
+    pub fn clear_read_ready(&self) {
+        self.clear_recorded(Direction::Read);
+    }
+
+    /// Clears write readiness after an operation returned `WouldBlock`; see
+    /// [`clear_read_ready`](Registration::clear_read_ready).
+    pub fn clear_write_ready(&self) {
+        self.clear_recorded(Direction::Write);
+    }
+
+    /// Runs `op` while the source is read-ready until it does not return `WouldBlock`.
+    ///
+    /// On `WouldBlock` the readiness `op` acted on is cleared (unless an event
+    /// arrived meanwhile, in which case `op` runs again) and, once nothing is
+    /// ready, `Pending` is returned with the waker stored. `Interrupted` is
+    /// retried. Any other result, error included, is returned as is and leaves
+    /// the readiness set, so the next call runs `op` again at once.
+    pub fn poll_read_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io(cx, Direction::Read, op)
+    }
+
+    /// Runs `op` while the source is write-ready; see
+    /// [`poll_read_io`](Registration::poll_read_io).
+    pub fn poll_write_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io(cx, Direction::Write, op)
+    }
+
+    /// Removes `source` (the one this registration was made for) from the
+    /// reactor and frees the slot. Later polls fail; tasks waiting are woken
+    /// and see that error.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the OS returns from deregistering the source; the slot is freed
+    /// either way.
+    pub fn deregister<S: Source + ?Sized>(&mut self, source: &mut S) -> io::Result<()> {
+        let result = self.handle.deregister_source(source);
+        self.free_slot();
+        let mut wakers = Vec::new();
+        self.io.deregistered(&mut wakers);
+        driver::wake_all(&mut wakers);
+        result
+    }
+
+    /// Polls `direction`, returning the exact snapshot for a later `clear_readiness`.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.io.poll_ready(cx, direction)
+    }
+
+    /// Clears what `event` saw, unless an event arrived since.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        let _cleared = self.io.clear_readiness(event);
+    }
+
+    fn poll_ready_recorded(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<()>> {
+        let event = ready!(self.io.poll_ready(cx, direction))?;
+        self.recorded_tick(direction)
+            .store(event.tick, Ordering::Release);
+        Poll::Ready(Ok(()))
+    }
+
+    fn clear_recorded(&self, direction: Direction) {
+        let tick = self.recorded_tick(direction).load(Ordering::Acquire);
+        if tick == NO_TICK {
+            return;
+        }
+        self.io.clear_readiness(ReadyEvent {
+            tick,
+            ready: direction.mask(),
+            direction,
+        });
+    }
+
+    fn recorded_tick(&self, direction: Direction) -> &AtomicUsize {
+        match direction {
+            Direction::Read => &self.read_tick,
+            Direction::Write => &self.write_tick,
+        }
+    }
+
+    fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let event = ready!(self.io.poll_ready(cx, direction))?;
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_readiness(event);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn free_slot(&mut self) {
+        if std::mem::replace(&mut self.in_slab, false) {
+            self.handle.remove_slot(self.token, &self.io);
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.free_slot();
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}

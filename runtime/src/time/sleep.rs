@@ -1,0 +1,125 @@
+//! `Sleep`: a future that completes at a deadline.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::handle::Handle;
+use crate::time::wheels::Slot;
+
+/// Waits until `duration` has elapsed.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// nursery_runtime::Runtime::new().unwrap().block_on(async {
+///     let start = Instant::now();
+///     nursery_runtime::time::sleep(Duration::from_millis(5)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(5));
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a runtime.
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    // A deadline past the end of `Instant` is as good as never.
+    let deadline = Instant::now()
+        .checked_add(duration)
+        .unwrap_or_else(far_future);
+    sleep_until(deadline)
+}
+
+/// Waits until `deadline`.
+///
+/// # Panics
+/// Outside a runtime.
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        handle: crate::context::expect_handle(),
+        slot: None,
+    }
+}
+
+pub(crate) fn far_future() -> Instant {
+    // About 30 years: beyond any real wait, well inside `Instant`'s range.
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    handle: Handle,
+    slot: Option<Slot>,
+}
+
+impl Sleep {
+    /// The instant at which this sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (the timer is re-registered at the next poll).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel_timer();
+        self.deadline = deadline;
+    }
+
+    fn cancel_timer(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.handle.inner.driver.timers.remove(slot);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        std::task::ready!(nursery_scheduler::coop::poll_proceed(cx));
+        if Instant::now() >= self.deadline {
+            self.cancel_timer();
+            return Poll::Ready(());
+        }
+        let driver = &self.handle.inner.driver;
+        match self.slot {
+            Some(slot) if driver.timers.update(slot, cx.waker()) => {}
+            _ => {
+                let worker = self.handle.scheduler().current_worker();
+                let (slot, unpark) =
+                    driver
+                        .timers
+                        .insert(worker, self.deadline, cx.waker().clone());
+                if let Some(index) = unpark {
+                    driver.unpark(index);
+                }
+                self.slot = Some(slot);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel_timer();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("registered", &self.slot.is_some())
+            .finish()
+    }
+}

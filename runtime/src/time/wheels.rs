@@ -1,0 +1,137 @@
+//! One timer wheel per worker, each behind its own (normally uncontended) lock.
+//!
+//! A timer is inserted into the wheel of the worker that polls it first, so insert and cancel
+//! stay on one core: `timer_churn` never touches a runtime-wide lock. A thread that is not a
+//! worker (a `block_on` body) inserts into wheels in turn and unparks the owner if its deadline
+//! became the nearest. A worker fires its own wheel when it wakes, and now and then while busy.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use nursery_timer::{TimerKey, Wheel};
+use parking_lot::Mutex;
+
+/// Timer resolution: the wheel counts milliseconds since the runtime started.
+const TICK: Duration = Duration::from_millis(1);
+
+pub(crate) struct Timers {
+    start: Instant,
+    wheels: Box<[Mutex<Wheel<Waker>>]>,
+    next_remote: AtomicUsize,
+}
+
+/// Where a registered timer lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub(crate) wheel: usize,
+    pub(crate) key: TimerKey,
+}
+
+impl Timers {
+    pub(crate) fn new(workers: usize) -> Timers {
+        Timers {
+            start: Instant::now(),
+            wheels: (0..workers).map(|_| Mutex::new(Wheel::new())).collect(),
+            next_remote: AtomicUsize::new(0),
+        }
+    }
+
+    /// The first tick at or after `deadline`: a timer never fires early.
+    fn deadline_tick(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.start);
+        let ticks = since.as_nanos().div_ceil(TICK.as_nanos());
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+
+    fn now_tick(&self) -> u64 {
+        let since = Instant::now().saturating_duration_since(self.start);
+        u64::try_from(since.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn tick_instant(&self, tick: u64) -> Option<Instant> {
+        let nanos = TICK.as_nanos().checked_mul(u128::from(tick))?;
+        self.start
+            .checked_add(Duration::from_nanos(u64::try_from(nanos).ok()?))
+    }
+
+    /// Registers a timer. `worker`: the calling thread's worker index in this runtime, if any.
+    /// Returns the slot and, for a non-worker caller, the worker to unpark.
+    pub(crate) fn insert(
+        &self,
+        worker: Option<usize>,
+        deadline: Instant,
+        waker: Waker,
+    ) -> (Slot, Option<usize>) {
+        let tick = self.deadline_tick(deadline);
+        let (index, remote) = match worker {
+            Some(i) => (i, false),
+            None => (
+                self.next_remote.fetch_add(1, Relaxed) % self.wheels.len(),
+                true,
+            ),
+        };
+        let mut wheel = self.wheels[index].lock();
+        let earlier = wheel.next_expiration().is_none_or(|next| tick < next);
+        let key = wheel.insert(tick, waker);
+        let unpark = (remote && earlier).then_some(index);
+        (Slot { wheel: index, key }, unpark)
+    }
+
+    /// Updates the waker of a pending timer; false if it already fired.
+    pub(crate) fn update(&self, slot: Slot, waker: &Waker) -> bool {
+        let mut wheel = self.wheels[slot.wheel].lock();
+        match wheel.get_mut(slot.key) {
+            Some(w) => {
+                if !w.will_wake(waker) {
+                    w.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn remove(&self, slot: Slot) {
+        let removed = self.wheels[slot.wheel].lock().remove(slot.key);
+        drop(removed); // outside the lock: dropping a waker may free a task
+    }
+
+    /// How long worker `index` may sleep: until its nearest deadline.
+    pub(crate) fn park_timeout(&self, index: usize) -> Option<Duration> {
+        let next = self.wheels[index].lock().next_expiration()?;
+        let at = self.tick_instant(next)?;
+        Some(at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Fires every due timer of worker `index`'s wheel, waking outside the lock.
+    pub(crate) fn fire(&self, index: usize) {
+        let now = self.now_tick();
+        let mut due: Vec<Waker> = Vec::new();
+        {
+            let mut wheel = self.wheels[index].lock();
+            if wheel.next_expiration().is_none_or(|next| next > now) {
+                return;
+            }
+            while let Some((_, waker)) = wheel.pop_expired(now) {
+                due.push(waker);
+            }
+        }
+        for waker in due {
+            waker.wake();
+        }
+    }
+
+    /// Timers registered and not yet fired or cancelled.
+    pub(crate) fn len(&self) -> usize {
+        self.wheels.iter().map(|w| w.lock().len()).sum()
+    }
+
+    /// Drops every pending timer (at shutdown).
+    pub(crate) fn clear(&self) {
+        for wheel in self.wheels.iter() {
+            let old = std::mem::take(&mut *wheel.lock());
+            drop(old);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! R8 (nothing is global), misuse with clear errors, parallelism and fairness.
+
+mod support;
+
+use std::panic::catch_unwind;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{panic_message, runtime};
+
+#[test]
+fn two_runtimes_live_side_by_side_and_dropping_one_leaves_the_other_working() {
+    let a = runtime(1);
+    let b = runtime(1);
+    let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+    let waiting_in_b = b.handle().spawn(async move { rx.await.unwrap() + 1 });
+    assert_eq!(
+        a.block_on(async { nursery::spawn(async { 1 }).await.unwrap() }),
+        1
+    );
+    drop(a);
+    tx.send(41).unwrap();
+    assert_eq!(b.block_on(waiting_in_b).unwrap(), 42);
+    assert_eq!(
+        b.block_on(async { nursery::spawn(async { 2 }).await.unwrap() }),
+        2
+    );
+}
+
+#[test]
+fn spawn_outside_a_runtime_panics_with_a_message_naming_the_problem() {
+    let payload = catch_unwind(|| {
+        nursery::spawn(async {});
+    })
+    .unwrap_err();
+    let message = panic_message(&*payload);
+    assert!(message.contains("no nursery runtime"), "{message}");
+    assert!(
+        message.contains("block_on"),
+        "the message says what to do: {message}"
+    );
+}
+
+#[test]
+fn scope_outside_a_runtime_panics_with_a_message_naming_the_problem() {
+    let payload = catch_unwind(|| {
+        drop(nursery::scope(|_s| async {}));
+    })
+    .unwrap_err();
+    assert!(panic_message(&*payload).contains("no nursery runtime"));
+}
+
+#[test]
+fn zero_worker_threads_is_rejected_with_a_clear_message() {
+    let payload = catch_unwind(|| {
+        let _ = nursery::Runtime::builder().worker_threads(0).build();
+    })
+    .unwrap_err();
+    let message = panic_message(&*payload);
+    assert!(message.contains("at least one worker"), "{message}");
+}
+
+#[test]
+fn block_on_inside_a_worker_panics_with_a_clear_message() {
+    let rt = runtime(1);
+    let handle = rt.handle().clone();
+    let err = rt
+        .block_on(async move {
+            let inner = handle.clone();
+            handle.spawn(async move { inner.block_on(async {}) }).await
+        })
+        .unwrap_err();
+    assert!(err.is_panic());
+    let message = err.panic_message().unwrap().to_owned();
+    assert!(message.contains("worker thread"), "{message}");
+    assert!(
+        message.contains(".await"),
+        "the message says what to do: {message}"
+    );
+}
+
+#[test]
+fn block_on_inside_block_on_panics_with_a_clear_message() {
+    let rt = runtime(1);
+    let handle = rt.handle().clone();
+    let payload = catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async move { handle.block_on(async {}) })
+    }))
+    .unwrap_err();
+    assert!(panic_message(&*payload).contains("inside another block_on"));
+}
+
+#[test]
+fn two_busy_tasks_run_on_two_workers_at_once() {
+    let rt = runtime(2);
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let busy = |arrived: Arc<AtomicUsize>| async move {
+        arrived.fetch_add(1, SeqCst);
+        // Spin (never yielding) until the other task has started too: possible only if both
+        // occupy a worker at the same time. Bounded, so a serial runtime fails instead of hanging.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while arrived.load(SeqCst) < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the other task never ran in parallel"
+            );
+            std::hint::spin_loop();
+        }
+    };
+    let a = rt.handle().spawn(busy(arrived.clone()));
+    let b = rt.handle().spawn(busy(arrived.clone()));
+    rt.block_on(async {
+        a.await.unwrap();
+        b.await.unwrap();
+    });
+}
+
+#[test]
+fn a_task_that_never_yields_on_its_own_cannot_starve_others_on_one_worker() {
+    let rt = runtime(1);
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let spinner = rt.handle().spawn(async move {
+        // Always-ready work: only the cooperative budget makes this task give way.
+        for _ in 0..10_000_000u64 {
+            if f.load(SeqCst) {
+                return true;
+            }
+            nursery::task::consume_budget().await;
+        }
+        false
+    });
+    let setter = rt.handle().spawn(async move { flag.store(true, SeqCst) });
+    assert!(rt.block_on(spinner).unwrap(), "the other task never ran");
+    rt.block_on(setter).unwrap();
+}
+
+#[test]
+fn an_idle_runtime_wakes_for_a_spawn_from_a_plain_thread() {
+    let rt = runtime(2);
+    let handle = rt.handle().clone();
+    for i in 0..200 {
+        let h = handle.clone();
+        let out = std::thread::spawn(move || {
+            let task = h.spawn(async move { i * 2 });
+            // Wait from the plain thread without block_on: a parked worker must wake.
+            futures::executor::block_on(task).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(out, i * 2);
+    }
+}

@@ -1,0 +1,2 @@
+#[nursery::main(crate = "not a path")]
+async fn main() {}

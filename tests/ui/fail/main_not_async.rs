@@ -1,0 +1,2 @@
+#[nursery::main]
+fn main() {}

@@ -1,0 +1,4 @@
+#[nursery::main]
+async fn main(args: Vec<String>) {
+    drop(args);
+}

@@ -1,0 +1,4 @@
+#[nursery::main]
+async fn main<T: Default>() {
+    let _ = T::default();
+}

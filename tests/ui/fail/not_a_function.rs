@@ -1,0 +1,4 @@
+#[nursery::main]
+struct Main;
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[nursery::main(4)]
+async fn main() {}

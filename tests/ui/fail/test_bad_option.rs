@@ -1,0 +1,4 @@
+#[nursery::test(worker_threads = -1)]
+async fn negative_workers() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[nursery::test]
+fn not_async() {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[nursery::test]
+#[test]
+async fn tested_twice() {}
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[nursery::main(thread_name = worker)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[nursery::main(flavor = "current_thread")]
+async fn main() {}

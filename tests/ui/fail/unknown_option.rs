@@ -1,0 +1,2 @@
+#[nursery::main(workers = 4)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[nursery::main(worker_threads(4))]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[nursery::main(worker_threads)]
+async fn main() {}

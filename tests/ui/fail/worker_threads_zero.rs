@@ -1,0 +1,2 @@
+#[nursery::main(worker_threads = 0)]
+async fn main() {}
