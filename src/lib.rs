@@ -21,6 +21,7 @@
 
 pub use nursery_runtime::{
     scope, spawn, Builder, Handle, JoinError, JoinHandle, Runtime, Scope, ScopeFuture, SpawnError,
+    TaskTree,
 };
 
 /// `#[nursery::main]` and `#[nursery::test]`: run an `async fn` on a fresh runtime.

@@ -10,6 +10,7 @@ mod block_on;
 mod builder;
 mod context;
 mod driver;
+mod dump;
 mod handle;
 mod runtime;
 mod scope;
@@ -19,6 +20,7 @@ mod thread_waker;
 pub mod time;
 
 pub use builder::Builder;
+pub use dump::TaskTree;
 pub use handle::Handle;
 /// The I/O types: TCP, UDP and Unix sockets driven by the runtime's reactor.
 pub use nursery_reactor::net;

@@ -1,0 +1,77 @@
+//! A printable snapshot of the live task tree.
+
+use std::fmt::{self, Write as _};
+
+use nursery_scheduler::NodeInfo;
+
+use crate::handle::Handle;
+
+/// A snapshot of every live node of a runtime's task tree, from [`Handle::task_tree`].
+/// `Display` prints it as an indented tree:
+///
+/// ```text
+/// root #1 (running for 1.2s)
+///   block_on #2 [scope, idle, 3 children] at src/main.rs:10:5, age 1.2s
+///     'server' #3 [task, idle, 2 children] at src/main.rs:12:9, age 1.2s
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskTree {
+    /// Every node, depth-first, with its depth.
+    pub nodes: Vec<(usize, NodeInfo)>,
+}
+
+impl Handle {
+    /// A snapshot of the live task tree: every task and scope with its name, parent, state, age
+    /// and spawn location. Walks the tree without stopping it (each node is locked briefly).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// rt.block_on(async move {
+    ///     let _child = nursery_runtime::task::Builder::new()
+    ///         .name("sleeper")
+    ///         .spawn(nursery_runtime::time::sleep(std::time::Duration::from_millis(50)));
+    ///     let tree = handle.task_tree().to_string();
+    ///     assert!(tree.contains("'sleeper'"), "{tree}");
+    /// });
+    /// ```
+    pub fn task_tree(&self) -> TaskTree {
+        let mut nodes = Vec::new();
+        self.root().walk(|depth, info| nodes.push((depth, info.clone())));
+        TaskTree { nodes }
+    }
+}
+
+impl TaskTree {
+    /// Live tasks (not scopes) in the snapshot.
+    pub fn task_count(&self) -> usize {
+        self.nodes.iter().filter(|(_, n)| n.kind == "task").count()
+    }
+}
+
+impl fmt::Display for TaskTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (depth, node) in &self.nodes {
+            let mut line = String::new();
+            for _ in 0..*depth {
+                line.push_str("  ");
+            }
+            match &node.name {
+                Some(name) => write!(line, "'{name}' #{}", node.id)?,
+                None if node.kind == "root" => write!(line, "root #{}", node.id)?,
+                None => write!(line, "{}#{}", node.kind, node.id)?,
+            }
+            write!(line, " [{}, {}", node.kind, node.state)?;
+            if node.live_children > 0 {
+                write!(line, ", {} children", node.live_children)?;
+            }
+            line.push(']');
+            if let Some(at) = node.location {
+                write!(line, " at {at}")?;
+            }
+            write!(line, ", age {:.1?}", node.age)?;
+            writeln!(f, "{line}")?;
+        }
+        Ok(())
+    }
+}
