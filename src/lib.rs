@@ -20,8 +20,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use nursery_runtime::{
-    scope, spawn, Builder, Handle, JoinError, JoinHandle, Runtime, Scope, ScopeFuture, SpawnError,
-    TaskTree,
+    fail_after, fail_at, move_on_after, move_on_at, scope, spawn, supervised, try_scope, Builder,
+    FailAfter, Handle, JoinError, JoinHandle, MoveOnAfter, Ready, Runtime, Scope, ScopeFuture,
+    ShutdownRequested, SpawnError, StartError, TaskTree, TryScope, TryScopeFuture,
 };
 
 /// `#[nursery::main]` and `#[nursery::test]`: run an `async fn` on a fresh runtime.

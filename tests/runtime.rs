@@ -43,10 +43,13 @@ fn spawn_outside_a_runtime_panics_with_a_message_naming_the_problem() {
 }
 
 #[test]
-fn scope_outside_a_runtime_panics_with_a_message_naming_the_problem() {
-    let payload = catch_unwind(|| {
-        drop(nursery::scope(|_s| async {}));
-    })
+fn a_scope_polled_outside_a_runtime_panics_with_a_message_naming_the_problem() {
+    // Creating the scope future is fine anywhere (it opens at its first poll, under the task
+    // that polls it); polling it outside a runtime is the mistake.
+    let scope = nursery::scope(|_s| async {});
+    let payload = catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(scope);
+    }))
     .unwrap_err();
     assert!(panic_message(&*payload).contains("no nursery runtime"));
 }

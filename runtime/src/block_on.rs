@@ -28,6 +28,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     let meta = SpawnMeta {
         name: Some("block_on".to_owned()),
         location: Location::caller(),
+        shielded: false,
     };
     let group = handle
         .scheduler()

@@ -37,7 +37,8 @@ impl Handle {
     /// ```
     pub fn task_tree(&self) -> TaskTree {
         let mut nodes = Vec::new();
-        self.root().walk(|depth, info| nodes.push((depth, info.clone())));
+        self.root()
+            .walk(|depth, info| nodes.push((depth, info.clone())));
         TaskTree { nodes }
     }
 }

@@ -15,6 +15,7 @@ mod handle;
 mod runtime;
 mod scope;
 mod spawn;
+mod sync;
 pub mod task;
 mod thread_waker;
 pub mod time;
@@ -26,5 +27,9 @@ pub use handle::Handle;
 pub use nursery_reactor::net;
 pub use nursery_scheduler::{JoinError, JoinHandle, SpawnError};
 pub use runtime::Runtime;
-pub use scope::{scope, Scope, ScopeFuture};
+pub use scope::{
+    fail_after, fail_at, move_on_after, move_on_at, scope, supervised, try_scope, FailAfter,
+    MakeBody, MoveOnAfter, Ready, Scope, ScopeFuture, ShutdownRequested, StartError, StartResult,
+    TryScope, TryScopeFuture,
+};
 pub use spawn::spawn;

@@ -105,7 +105,8 @@ impl Runtime {
 
     fn shut_down(&mut self) {
         let inner = &self.handle.inner;
-        inner.root.cancel();
+        // Shields protect from scopes, not from shutdown: every task goes.
+        inner.root.node().cancel_all();
         inner.root.close();
         let waker = ThreadWaker::new();
         waker.wait_until(|cx| inner.root.poll_complete(cx).is_ready());

@@ -51,6 +51,7 @@ impl Future for YieldNow {
 #[derive(Debug, Default, Clone)]
 pub struct Builder {
     name: Option<String>,
+    shielded: bool,
 }
 
 impl Builder {
@@ -62,6 +63,13 @@ impl Builder {
     /// The task's name.
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Shields the task: it is not cancelled with its parent (only through its own handle, or
+    /// at runtime shutdown), and the parent still waits for it. For cleanup that must finish.
+    pub fn shielded(mut self, shielded: bool) -> Builder {
+        self.shielded = shielded;
         self
     }
 
@@ -91,9 +99,11 @@ impl Builder {
 
     #[track_caller]
     fn meta(self) -> SpawnMeta {
-        match self.name {
+        let mut meta = match self.name {
             Some(name) => SpawnMeta::named(name),
             None => SpawnMeta::here(),
-        }
+        };
+        meta.shielded = self.shielded;
+        meta
     }
 }

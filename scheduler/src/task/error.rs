@@ -167,20 +167,61 @@ impl fmt::Debug for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// Spawning failed: the parent scope (or task, or runtime) has already completed.
+/// Spawning failed: the parent has completed, or a scope's concurrency limit is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpawnError {
-    pub(crate) what: &'static str,
+    kind: SpawnErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SpawnErrorKind {
+    Closed(&'static str),
+    Full(usize),
+}
+
+impl SpawnError {
+    pub(crate) fn closed(what: &'static str) -> SpawnError {
+        SpawnError {
+            kind: SpawnErrorKind::Closed(what),
+        }
+    }
+
+    /// The scope already runs `limit` children (see `Scope::set_limit`).
+    pub fn full(limit: usize) -> SpawnError {
+        SpawnError {
+            kind: SpawnErrorKind::Full(limit),
+        }
+    }
+
+    /// The parent (scope, task or runtime) has completed: nothing can be spawned into it.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.kind, SpawnErrorKind::Closed(_))
+    }
+
+    /// The scope's concurrency limit is reached.
+    pub fn is_full(&self) -> bool {
+        matches!(self.kind, SpawnErrorKind::Full(_))
+    }
 }
 
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cannot spawn into a closed {}: it has already completed and every child is gone; \
-             spawn while it is still open (from its body or its children)",
-            self.what
-        )
+        match self.kind {
+            SpawnErrorKind::Closed("runtime") => f.write_str(
+                "cannot spawn into a closed runtime: it has been shut down (dropped); \
+                 keep the Runtime alive while you spawn onto its Handle",
+            ),
+            SpawnErrorKind::Closed(what) => write!(
+                f,
+                "cannot spawn into a closed {what}: it has already completed and every child \
+                 is gone; spawn while it is still open (from its body or its children)"
+            ),
+            SpawnErrorKind::Full(limit) => write!(
+                f,
+                "the scope already runs its limit of {limit} children: wait for a free slot \
+                 with `spawn_wait(..).await`, or use `try_spawn` and handle the error"
+            ),
+        }
     }
 }
 

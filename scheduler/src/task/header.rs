@@ -50,7 +50,12 @@ pub(crate) struct Tree {
     pub(crate) failure: Option<Failure>,
     /// Failures that arrived after the first one.
     pub(crate) suppressed: Vec<String>,
+    /// Called when a child's failure stays at the child (supervised scopes).
+    pub(crate) on_child_failure: Option<FailureHandler>,
 }
+
+/// A supervisor's handler of child failures.
+pub(crate) type FailureHandler = std::sync::Arc<dyn Fn(&super::JoinError) + Send + Sync>;
 
 /// Per-future-type operations, reached through the header.
 pub(crate) struct Vtable {
@@ -83,7 +88,7 @@ impl Header {
         meta: Meta,
     ) -> Header {
         Header {
-            state: State::new(kind, false),
+            state: State::new(kind, meta.shielded),
             pending: AtomicUsize::new(1),
             vtable,
             parent: UnsafeCell::new(parent),

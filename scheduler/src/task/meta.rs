@@ -11,6 +11,9 @@ pub struct SpawnMeta {
     pub name: Option<String>,
     /// Where `spawn` was called (from `#[track_caller]`).
     pub location: &'static Location<'static>,
+    /// Not cancelled with its parent: only by its own handle or at runtime shutdown. The parent
+    /// still waits for it.
+    pub shielded: bool,
 }
 
 impl SpawnMeta {
@@ -20,6 +23,7 @@ impl SpawnMeta {
         SpawnMeta {
             name: None,
             location: Location::caller(),
+            shielded: false,
         }
     }
 
@@ -29,6 +33,7 @@ impl SpawnMeta {
         SpawnMeta {
             name: Some(name.into()),
             location: Location::caller(),
+            shielded: false,
         }
     }
 }
@@ -39,19 +44,25 @@ pub(crate) struct Meta {
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: Option<&'static Location<'static>>,
     pub(crate) born: Instant,
+    pub(crate) shielded: bool,
 }
 
 impl Meta {
     pub(crate) fn new(id: u64, spawn: Option<SpawnMeta>) -> Meta {
-        let (name, location) = match spawn {
-            Some(m) => (m.name.map(String::into_boxed_str), Some(m.location)),
-            None => (None, None),
+        let (name, location, shielded) = match spawn {
+            Some(m) => (
+                m.name.map(String::into_boxed_str),
+                Some(m.location),
+                m.shielded,
+            ),
+            None => (None, None, false),
         };
         Meta {
             id,
             name,
             location,
             born: Instant::now(),
+            shielded,
         }
     }
 

@@ -40,7 +40,7 @@ where
 {
     let parent_header = parent.header();
     if !tree::try_reserve_child(parent_header) {
-        return Err(SpawnError { what });
+        return Err(SpawnError::closed(what));
     }
     parent_header.state.ref_inc(); // held by the child until it completes
     let cell = Box::new(Cell {
@@ -72,7 +72,7 @@ pub(crate) fn new_group(
 ) -> Result<NodeRef, SpawnError> {
     let parent_header = parent.header();
     if !tree::try_reserve_child(parent_header) {
-        return Err(SpawnError { what });
+        return Err(SpawnError::closed(what));
     }
     parent_header.state.ref_inc();
     let group = NodeRef::new_group(

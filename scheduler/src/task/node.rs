@@ -62,9 +62,26 @@ impl NodeRef {
         }
     }
 
-    /// Requests cancellation of this node and its whole subtree.
+    /// Requests cancellation of this node and its whole subtree (shielded descendants and their
+    /// subtrees excepted).
     pub fn cancel(&self) {
-        super::tree::cancel_subtree(self);
+        super::tree::cancel_subtree(self, false);
+    }
+
+    /// Cancels this node and its whole subtree, shielded descendants included (runtime shutdown).
+    pub fn cancel_all(&self) {
+        super::tree::cancel_subtree(self, true);
+    }
+
+    /// Wakes the owner of a group (a scope future, `block_on`) so it looks at its state again.
+    pub fn wake_owner(&self) {
+        super::tree::wake_waiter(self);
+    }
+
+    /// Calls `handler` for every child failure that stays at the child (this node is the root or
+    /// a supervised scope) instead of travelling up.
+    pub fn on_child_failure(&self, handler: impl Fn(&super::JoinError) + Send + Sync + 'static) {
+        super::tree::set_failure_handler(self, std::sync::Arc::new(handler));
     }
 
     /// Whether cancellation has been requested.

@@ -15,7 +15,8 @@
 //! * `COMPLETE`: the whole subtree is gone; the join side may take the output.
 //! * `CANCELLED`: cancellation was requested; delivered at the next poll point.
 //! * `JOIN_INTEREST`: a `JoinHandle` (or scope future) still wants the output.
-//! * `GROUP`, `SUPERVISED`, `ROOT`: fixed at creation; what kind of node this is.
+//! * `FORCED`: cancellation that goes through shields (runtime shutdown).
+//! * `GROUP`, `SUPERVISED`, `ROOT`, `SHIELDED`: fixed at creation; what kind of node this is.
 //!
 //! The upper bits count references. Nothing outside this file touches the word directly.
 
@@ -35,8 +36,12 @@ const GROUP: usize = 1 << 6;
 const SUPERVISED: usize = 1 << 7;
 /// The runtime's root group.
 const ROOT: usize = 1 << 8;
+/// Not cancelled with its parent (only by its own handle, or at runtime shutdown).
+const SHIELDED: usize = 1 << 9;
+/// Cancelled by a cancellation that ignores shields.
+const FORCED: usize = 1 << 10;
 
-const REF_SHIFT: usize = 10;
+const REF_SHIFT: usize = 12;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const FLAGS_MASK: usize = REF_ONE - 1;
 
@@ -71,6 +76,12 @@ impl Snapshot {
     }
     pub(crate) fn is_root(self) -> bool {
         self.0 & ROOT != 0
+    }
+    pub(crate) fn is_shielded(self) -> bool {
+        self.0 & SHIELDED != 0
+    }
+    pub(crate) fn is_forced(self) -> bool {
+        self.0 & FORCED != 0
     }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
@@ -137,7 +148,7 @@ pub(crate) struct State {
 impl State {
     /// A new task: notified (it is about to be queued), with references for the queue and the
     /// join handle, or a group with one reference for its owner.
-    pub(crate) fn new(kind: Kind, cancelled: bool) -> State {
+    pub(crate) fn new(kind: Kind, shielded: bool) -> State {
         let mut word = match kind {
             Kind::Task => NOTIFIED | JOIN_INTEREST | (2 * REF_ONE),
             Kind::Group { supervised } => {
@@ -145,8 +156,8 @@ impl State {
             }
             Kind::Root => GROUP | ROOT | SUPERVISED | JOIN_INTEREST | REF_ONE,
         };
-        if cancelled {
-            word |= CANCELLED;
+        if shielded {
+            word |= SHIELDED;
         }
         State {
             word: AtomicUsize::new(word),
@@ -228,6 +239,11 @@ impl State {
     /// Requests cancellation. Returns true for the first request.
     pub(crate) fn set_cancelled(&self) -> bool {
         self.word.fetch_or(CANCELLED, AcqRel) & CANCELLED == 0
+    }
+
+    /// Requests cancellation through shields. Returns true for the first forced request.
+    pub(crate) fn set_forced(&self) -> bool {
+        self.word.fetch_or(CANCELLED | FORCED, AcqRel) & FORCED == 0
     }
 
     /// The subtree is gone. Returns whether a join side still wants the output.

@@ -40,9 +40,13 @@ pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool
     // SAFETY: the child is alive (we are creating it).
     unsafe { child.as_ref() }.state.ref_inc();
     let mut tree = parent.tree.lock();
-    if parent.state.load().is_cancelled() {
-        // SAFETY: the child is alive (we are creating it).
-        unsafe { child.as_ref() }.state.set_cancelled();
+    let parent_state = parent.state.load();
+    // SAFETY: the child is alive (we are creating it).
+    let child_state = &unsafe { child.as_ref() }.state;
+    if parent_state.is_forced() {
+        child_state.set_forced();
+    } else if parent_state.is_cancelled() && !child_state.load().is_shielded() {
+        child_state.set_cancelled();
     }
     if let Some(first) = tree.first_child {
         // SAFETY: `first` is linked under this parent and we hold its lock, which guards the
@@ -104,14 +108,23 @@ fn children_of(node: &Header) -> Vec<NodeRef> {
 }
 
 /// Cancels `root` and its whole subtree: every node is flagged, every idle task is scheduled so
-/// a worker drops its future at once, and every group's owner is woken.
-pub(crate) fn cancel_subtree(root: &NodeRef) {
+/// a worker drops its future at once, and every group's owner is woken. Shielded descendants
+/// (and their subtrees) are skipped unless `force` is set (runtime shutdown); `root` itself is
+/// cancelled even if shielded (its own handle asked).
+pub(crate) fn cancel_subtree(root: &NodeRef, force: bool) {
     let mut stack = vec![root.clone()];
     while let Some(node) = stack.pop() {
         let header = node.header();
-        if !header.state.set_cancelled() {
-            // Already cancelled: its subtree was walked then, and later children are born
-            // cancelled.
+        let first = if force {
+            header.state.set_forced()
+        } else if node != *root && header.state.load().is_shielded() {
+            false
+        } else {
+            header.state.set_cancelled()
+        };
+        if !first {
+            // Already cancelled (its subtree was walked then, and later children are born
+            // cancelled), or shielded from this cancellation.
             continue;
         }
         stack.extend(children_of(header));
@@ -152,7 +165,7 @@ pub(crate) fn record_failure(node: &NodeRef, failure: Failure) {
         }
     };
     if first {
-        cancel_subtree(node);
+        cancel_subtree(node, false);
     }
 }
 
@@ -177,7 +190,7 @@ pub(crate) fn close_group_body(group: &NodeRef, abandoned: bool) {
         return;
     }
     if abandoned {
-        cancel_subtree(group);
+        cancel_subtree(group, false);
     }
     if header.state.mark_group_body_done() {
         finish_body(group);
@@ -238,7 +251,11 @@ fn complete_one(node: &NodeRef) -> (Option<NodeRef>, Option<Failure>) {
                 failure_up = Some(f);
                 JoinError::panic(summary)
             } else {
-                JoinError::panic(f)
+                let err = JoinError::panic(f);
+                if let Some(parent) = &parent {
+                    report_to_supervisor(parent, &err, snapshot.has_join_interest());
+                }
+                err
             };
             // SAFETY: BODY_DONE is set and COMPLETE is not: only the completer touches the stage.
             unsafe { (header.vtable.set_error)(node.ptr(), err) };
@@ -253,6 +270,38 @@ fn complete_one(node: &NodeRef) -> (Option<NodeRef>, Option<Failure>) {
         w.wake();
     }
     (parent, failure_up)
+}
+
+/// A failure that stays at the child (its parent is the root or a supervised scope): hand it to
+/// the supervisor's handler; with no handler and no join handle to carry it, print it rather than
+/// lose it (the root's panics were already printed by the panic hook).
+fn report_to_supervisor(parent: &NodeRef, err: &JoinError, has_join_handle: bool) {
+    let handler = parent.header().tree.lock().on_child_failure.clone();
+    match handler {
+        Some(handler) => {
+            let call = std::panic::AssertUnwindSafe(|| handler(err));
+            if std::panic::catch_unwind(call).is_err() {
+                eprintln!("nursery: a supervisor's failure handler panicked (handling: {err})");
+            }
+        }
+        None if !has_join_handle && !parent.header().state.load().is_root() => {
+            eprintln!("nursery: unhandled failure in a supervised scope: {err}");
+        }
+        None => {}
+    }
+}
+
+/// Installs the handler called for each child failure kept at the child (supervised scopes).
+pub(crate) fn set_failure_handler(node: &NodeRef, handler: super::header::FailureHandler) {
+    node.header().tree.lock().on_child_failure = Some(handler);
+}
+
+/// Wakes a group's owner (to look at its state again).
+pub(crate) fn wake_waiter(node: &NodeRef) {
+    let waiter = node.header().tree.lock().waiter.clone();
+    if let Some(w) = waiter {
+        w.wake();
+    }
 }
 
 /// Takes the failure stored in a completed group (for its owner to re-raise).
@@ -273,6 +322,8 @@ pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
             name: header.meta.name.as_deref().map(str::to_owned),
             kind: if s.is_root() {
                 "root"
+            } else if s.is_shielded() {
+                "shielded task"
             } else if s.is_group() && s.is_supervised() {
                 "supervised scope"
             } else if s.is_group() {

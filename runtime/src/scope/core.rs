@@ -1,0 +1,199 @@
+//! `ScopeCore`: the future every kind of scope is built on. At its first poll it opens a group
+//! under the polling task and creates the body; it runs the body inline, stops it when a child
+//! fails, the scope is aborted or its deadline passes, then waits until every child is gone and
+//! re-raises a child's panic.
+
+use std::future::Future;
+use std::panic::{resume_unwind, Location};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use nursery_scheduler::{Group, SpawnMeta};
+
+use super::control::Control;
+use super::Scope;
+use crate::context;
+use crate::time::{sleep_until, Sleep};
+
+/// Makes a scope's body from its handle: any `FnOnce(Scope) -> Future`, or a named wrapper
+/// (`try_scope` turns the body's `Err` into the scope's error). An implementation detail of the
+/// scope futures' types; there is no need to implement it.
+pub trait MakeBody {
+    /// The body future.
+    type Body: Future;
+    /// Creates the body.
+    fn make(self, scope: Scope) -> Self::Body;
+}
+
+impl<F, Fut> MakeBody for F
+where
+    F: FnOnce(Scope) -> Fut,
+    Fut: Future,
+{
+    type Body = Fut;
+    fn make(self, scope: Scope) -> Fut {
+        self(scope)
+    }
+}
+
+/// How a scope ended (panics are re-raised, not returned).
+pub(crate) enum Exit<T> {
+    /// The body returned (children may have been cancelled by a grace period).
+    Finished(T),
+    /// The deadline passed before the scope finished; the body was dropped.
+    DeadlineHit,
+    /// `try_scope`'s first error stopped the body.
+    Aborted,
+}
+
+pub(crate) struct ScopeCore<M: MakeBody> {
+    /// What opening the scope needs, until the first poll opens it under the polling task.
+    unopened: Option<Unopened<M>>,
+    body: Option<M::Body>,
+    output: Option<<M::Body as Future>::Output>,
+    group: Option<Group>,
+    control: Arc<Control>,
+    timer: Option<Sleep>,
+    deadline_hit: bool,
+}
+
+struct Unopened<F> {
+    make_body: F,
+    supervised: bool,
+    location: &'static Location<'static>,
+}
+
+/// A scope to be opened at its first poll: `block_on(scope(..))` works, and the scope belongs
+/// to the task that awaits it.
+#[track_caller]
+pub(crate) fn new<M: MakeBody>(make_body: M, supervised: bool, control: Control) -> ScopeCore<M> {
+    ScopeCore {
+        unopened: Some(Unopened {
+            make_body,
+            supervised,
+            location: Location::caller(),
+        }),
+        body: None,
+        output: None,
+        group: None,
+        control: Arc::new(control),
+        timer: None,
+        deadline_hit: false,
+    }
+}
+
+impl<M: MakeBody> ScopeCore<M> {
+    /// Creates the group under the current node, and the body.
+    fn open(&mut self) {
+        let Some(unopened) = self.unopened.take() else {
+            return;
+        };
+        let handle = context::expect_handle();
+        let meta = SpawnMeta {
+            name: None,
+            location: unopened.location,
+            shielded: false,
+        };
+        let group = nursery_scheduler::context::with_current_node(|node| {
+            let parent = node.unwrap_or(handle.root());
+            handle
+                .scheduler()
+                .new_group(parent, unopened.supervised, Some(meta), "task")
+        })
+        .unwrap_or_else(|e| panic!("nursery::scope: {e}"));
+        let scope = Scope {
+            node: group.node().clone(),
+            handle,
+            control: self.control.clone(),
+        };
+        self.group = Some(group);
+        self.body = Some(unopened.make_body.make(scope));
+    }
+
+    /// The group's id, once opened.
+    pub(crate) fn group_id(&self) -> Option<u64> {
+        self.group.as_ref().map(|g| g.node().id())
+    }
+
+    /// Arms the timer for the current deadline. Once it has passed: `Some(drops_body)`.
+    fn deadline_passed(&mut self, cx: &mut Context<'_>) -> Option<bool> {
+        let deadline = self.control.deadline()?;
+        match &mut self.timer {
+            Some(t) if t.deadline() == deadline.at => {}
+            slot => *slot = Some(sleep_until(deadline.at)),
+        }
+        let timer = self.timer.as_mut().expect("armed above");
+        Pin::new(timer)
+            .poll(cx)
+            .is_ready()
+            .then_some(deadline.drops_body)
+    }
+
+    pub(crate) fn poll_exit(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Exit<<M::Body as Future>::Output>> {
+        // SAFETY: `body` is structurally pinned: it is created in place by `open` before it is
+        // ever polled, never moved out, and only dropped in place (by assigning `None`) or with
+        // the struct. No other field is pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.open();
+
+        if !this.deadline_hit {
+            if let Some(drops_body) = this.deadline_passed(cx) {
+                // Every child (and every later one) is cancelled; a move-on/fail deadline stops
+                // the body as well, a grace period only the children.
+                this.group().cancel();
+                this.timer = None;
+                this.deadline_hit = drops_body;
+                if !drops_body {
+                    this.control.clear_deadline();
+                }
+            }
+        }
+
+        if this.body.is_some() {
+            let group = this.group();
+            if group.has_failed() || this.control.is_aborted() || this.deadline_hit {
+                this.body = None;
+                this.group().abandon();
+            } else {
+                // Registered so a failing child or a shutdown request wakes us.
+                let _ = group.poll_complete(cx);
+                // SAFETY: see above; the body stays in place until dropped.
+                let body = unsafe { Pin::new_unchecked(this.body.as_mut().expect("checked")) };
+                match body.poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(output) => {
+                        this.output = Some(output);
+                        this.body = None;
+                        this.group().close();
+                    }
+                }
+            }
+        }
+
+        std::task::ready!(this.group().poll_complete(cx));
+        this.timer = None;
+        if let Some(err) = this.group().take_failure() {
+            resume_unwind(err.into_panic());
+        }
+        Poll::Ready(if this.deadline_hit {
+            Exit::DeadlineHit
+        } else if this.control.is_aborted() {
+            Exit::Aborted
+        } else {
+            match this.output.take() {
+                Some(output) => Exit::Finished(output),
+                None => panic!("a scope future was polled after it completed"),
+            }
+        })
+    }
+
+    fn group(&self) -> &Group {
+        self.group
+            .as_ref()
+            .expect("the scope is opened at its first poll")
+    }
+}

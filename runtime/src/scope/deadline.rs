@@ -1,0 +1,144 @@
+//! Deadlines on scopes, as in Trio: `move_on_after` gives up quietly, `fail_after` with an error.
+//! The deadline is fixed when the scope is entered and reaches every task inside it, nested
+//! scopes included, because it cancels the scope's whole subtree.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::control::{Control, Deadline};
+use super::core::{self, Exit, MakeBody, ScopeCore};
+use super::Scope;
+use crate::time::Elapsed;
+
+fn deadline_after(duration: Duration) -> Instant {
+    Instant::now()
+        .checked_add(duration)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365 * 30))
+}
+
+/// A scope that is cancelled as a whole (body and every child) when `duration` has passed.
+/// Resolves to `Some(output)` if it finished in time, `None` if the deadline fired first — the
+/// answer to "did the deadline fire?".
+///
+/// ```
+/// use std::time::Duration;
+/// use nursery_runtime::time::sleep;
+/// nursery_runtime::Runtime::new().unwrap().block_on(async {
+///     let out = nursery_runtime::move_on_after(Duration::from_millis(5), |s| async move {
+///         s.spawn(sleep(Duration::from_secs(60))); // cancelled at the deadline
+///         sleep(Duration::from_secs(60)).await;
+///     })
+///     .await;
+///     assert!(out.is_none());
+/// });
+/// ```
+#[track_caller]
+pub fn move_on_after<F, Fut>(duration: Duration, body: F) -> MoveOnAfter<F>
+where
+    F: FnOnce(Scope) -> Fut,
+    Fut: Future,
+{
+    move_on_at(deadline_after(duration), body)
+}
+
+/// Like [`move_on_after`], with an absolute deadline.
+#[track_caller]
+pub fn move_on_at<F, Fut>(deadline: Instant, body: F) -> MoveOnAfter<F>
+where
+    F: FnOnce(Scope) -> Fut,
+    Fut: Future,
+{
+    MoveOnAfter {
+        core: core::new(body, false, with_deadline(deadline)),
+    }
+}
+
+/// Like [`move_on_after`], but resolves to `Err(Elapsed)` when the deadline fires.
+///
+/// ```
+/// use std::time::Duration;
+/// nursery_runtime::Runtime::new().unwrap().block_on(async {
+///     let out = nursery_runtime::fail_after(Duration::from_secs(5), |_s| async { 42 }).await;
+///     assert_eq!(out, Ok(42));
+/// });
+/// ```
+#[track_caller]
+pub fn fail_after<F, Fut>(duration: Duration, body: F) -> FailAfter<F>
+where
+    F: FnOnce(Scope) -> Fut,
+    Fut: Future,
+{
+    fail_at(deadline_after(duration), body)
+}
+
+/// Like [`fail_after`], with an absolute deadline.
+#[track_caller]
+pub fn fail_at<F, Fut>(deadline: Instant, body: F) -> FailAfter<F>
+where
+    F: FnOnce(Scope) -> Fut,
+    Fut: Future,
+{
+    FailAfter {
+        core: core::new(body, false, with_deadline(deadline)),
+    }
+}
+
+fn with_deadline(at: Instant) -> Control {
+    Control::with_deadline(Some(Deadline {
+        at,
+        drops_body: true,
+    }))
+}
+
+/// The future of [`move_on_after`] and [`move_on_at`].
+#[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
+pub struct MoveOnAfter<F: MakeBody> {
+    core: ScopeCore<F>,
+}
+
+impl<F: MakeBody> Future for MoveOnAfter<F> {
+    type Output = Option<<F::Body as Future>::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `core` is structurally pinned.
+        let core = unsafe { self.map_unchecked_mut(|s| &mut s.core) };
+        core.poll_exit(cx).map(|exit| match exit {
+            Exit::Finished(output) => Some(output),
+            Exit::DeadlineHit | Exit::Aborted => None,
+        })
+    }
+}
+
+/// The future of [`fail_after`] and [`fail_at`].
+#[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
+pub struct FailAfter<F: MakeBody> {
+    core: ScopeCore<F>,
+}
+
+impl<F: MakeBody> Future for FailAfter<F> {
+    type Output = Result<<F::Body as Future>::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `core` is structurally pinned.
+        let core = unsafe { self.map_unchecked_mut(|s| &mut s.core) };
+        core.poll_exit(cx).map(|exit| match exit {
+            Exit::Finished(output) => Ok(output),
+            Exit::DeadlineHit | Exit::Aborted => Err(Elapsed::new()),
+        })
+    }
+}
+
+impl<F: MakeBody> fmt::Debug for MoveOnAfter<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MoveOnAfter")
+    }
+}
+
+impl<F: MakeBody> fmt::Debug for FailAfter<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FailAfter")
+    }
+}

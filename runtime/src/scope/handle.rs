@@ -1,0 +1,242 @@
+//! `Scope`: the handle children are spawned through.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use nursery_scheduler::{JoinError, JoinHandle, NodeRef, SpawnError, SpawnMeta};
+
+use super::control::{Control, Limited};
+use crate::handle::Handle;
+
+/// A handle to spawn into a scope. Cheap to clone; `Send + Sync + 'static`, so children can
+/// spawn siblings.
+#[derive(Clone)]
+pub struct Scope {
+    pub(crate) node: NodeRef,
+    pub(crate) handle: Handle,
+    pub(crate) control: Arc<Control>,
+}
+
+impl Scope {
+    /// Spawns a child of the scope.
+    ///
+    /// # Panics
+    /// If the scope has closed (its future returned and every child is gone), or if its
+    /// concurrency limit is reached; see [`try_spawn`](Scope::try_spawn) and
+    /// [`spawn_wait`](Scope::spawn_wait).
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(future, SpawnMeta::here())
+            .unwrap_or_else(|e| panic!("Scope::spawn: {e}"))
+    }
+
+    /// Spawns a child, or fails if the scope has closed or its limit is reached.
+    #[track_caller]
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(future, SpawnMeta::here())
+    }
+
+    /// Spawns a child once the scope's concurrency limit leaves a free slot (at once if it has
+    /// no limit).
+    ///
+    /// ```
+    /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
+    ///     s.set_limit(2);
+    ///     for i in 0..10 {
+    ///         s.spawn_wait(async move { i }).await.unwrap(); // at most 2 run at a time
+    ///     }
+    /// }));
+    /// ```
+    #[track_caller]
+    pub fn spawn_wait<F>(
+        &self,
+        future: F,
+    ) -> impl Future<Output = Result<JoinHandle<F::Output>, SpawnError>> + '_
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = SpawnMeta::here();
+        let mut future = Some(future);
+        async move {
+            let permit = poll_fn(|cx| self.control.poll_acquire(cx)).await;
+            let future = future.take().expect("polled once to completion");
+            match permit {
+                Some(permit) => self.spawn_raw(
+                    Limited {
+                        future,
+                        _permit: permit,
+                    },
+                    meta,
+                ),
+                None => self.spawn_raw(future, meta),
+            }
+        }
+    }
+
+    /// Spawns a shielded child: it is not cancelled with the scope (nor by a sibling's failure),
+    /// only through its own handle or at runtime shutdown, and the scope still waits for it. For
+    /// cleanup that must finish.
+    #[track_caller]
+    pub fn spawn_shielded<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut meta = SpawnMeta::here();
+        meta.shielded = true;
+        self.spawn_with(future, meta)
+            .unwrap_or_else(|e| panic!("Scope::spawn_shielded: {e}"))
+    }
+
+    pub(crate) fn spawn_with<F>(
+        &self,
+        future: F,
+        meta: SpawnMeta,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.control.try_acquire() {
+            Ok(None) => self.spawn_raw(future, meta),
+            Ok(Some(permit)) => self.spawn_raw(
+                Limited {
+                    future,
+                    _permit: permit,
+                },
+                meta,
+            ),
+            Err(limit) => Err(SpawnError::full(limit)),
+        }
+    }
+
+    fn spawn_raw<F>(&self, future: F, meta: SpawnMeta) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle
+            .scheduler()
+            .spawn(&self.node, future, meta, "scope")
+    }
+
+    /// Limits how many children run at once (Go's `errgroup.SetLimit`): `spawn_wait` waits for a
+    /// slot, `try_spawn` fails with [`SpawnError::is_full`], `spawn` panics when full.
+    pub fn set_limit(&self, limit: usize) {
+        assert!(
+            limit > 0,
+            "Scope::set_limit(0): a scope that can run no child would deadlock"
+        );
+        self.control.set_limit(limit);
+    }
+
+    /// The concurrency limit, if one is set.
+    pub fn limit(&self) -> Option<usize> {
+        self.control.limit()
+    }
+
+    /// Cancels every child of the scope, and every child spawned into it from now on. The body
+    /// keeps running (check [`is_cancelled`](Scope::is_cancelled)).
+    pub fn cancel(&self) {
+        self.node.cancel();
+    }
+
+    /// Whether the scope was cancelled (by [`cancel`](Scope::cancel), a failing child, its
+    /// deadline, or with its enclosing task).
+    pub fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// Asks the scope to shut down gracefully: [`shutdown_requested`](Scope::shutdown_requested)
+    /// completes for everyone waiting on it (tasks finish their work and return), and whatever
+    /// children are still running when `grace` runs out are cancelled. The body is expected to
+    /// return when it sees the request.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
+    ///     let worker = s.clone();
+    ///     s.spawn(async move {
+    ///         worker.shutdown_requested().await; // finish up, then return
+    ///     });
+    ///     s.shutdown(Duration::from_secs(5));
+    /// }));
+    /// ```
+    pub fn shutdown(&self, grace: Duration) {
+        let hard_at = Instant::now()
+            .checked_add(grace)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+        self.control.request_shutdown(hard_at);
+        self.node.wake_owner();
+    }
+
+    /// Completes once [`shutdown`](Scope::shutdown) has been called.
+    pub fn shutdown_requested(&self) -> ShutdownRequested {
+        ShutdownRequested {
+            control: self.control.clone(),
+        }
+    }
+
+    /// Whether [`shutdown`](Scope::shutdown) has been called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.control.is_shutdown_requested()
+    }
+
+    /// The deadline after which the scope's children are cancelled, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.control.deadline().map(|d| d.at)
+    }
+
+    /// Calls `handler` with each child failure that stays at the child: in a
+    /// [`supervised`](crate::supervised) scope, every child failure. (In other scopes failures
+    /// travel up instead and the handler is not called.)
+    pub fn on_child_failure(&self, handler: impl Fn(&JoinError) + Send + Sync + 'static) {
+        self.node.on_child_failure(handler);
+    }
+
+    /// The scope's node in the task tree.
+    pub fn node(&self) -> &NodeRef {
+        &self.node
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("id", &self.node.id())
+            .finish()
+    }
+}
+
+/// The future of [`Scope::shutdown_requested`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct ShutdownRequested {
+    control: Arc<Control>,
+}
+
+impl Future for ShutdownRequested {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.control.poll_shutdown(cx)
+    }
+}
+
+impl fmt::Debug for ShutdownRequested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ShutdownRequested")
+    }
+}

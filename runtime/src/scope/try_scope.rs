@@ -1,0 +1,262 @@
+//! `try_scope`: the first `Err` of a child (or of the body) cancels everything else in the scope
+//! and is returned once the scope has been torn down. Later errors are kept, not dropped.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use nursery_scheduler::{JoinHandle, SpawnMeta};
+use parking_lot::Mutex;
+
+use super::control::Control;
+use super::core::{self, Exit, MakeBody, ScopeCore};
+use super::Scope;
+
+/// Opens a scope whose children return `Result<_, E>`: the first `Err` cancels the siblings
+/// and the body, and `try_scope` returns it after every child is gone (panics still travel as
+/// in [`scope`](crate::scope)).
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::new().unwrap();
+/// let out: Result<u32, String> = rt.block_on(nursery_runtime::try_scope(|s| async move {
+///     s.spawn(async { Err::<(), _>("disk full".to_owned()) });
+///     s.spawn(std::future::pending::<Result<(), String>>()); // cancelled by the error
+///     Ok(7)
+/// }));
+/// assert_eq!(out, Err("disk full".to_owned()));
+/// ```
+#[track_caller]
+pub fn try_scope<F, Fut, T, E>(body: F) -> TryScopeFuture<F, E>
+where
+    F: FnOnce(TryScope<E>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Send + 'static,
+{
+    let errors = Arc::new(Errors {
+        state: Mutex::new(ErrorState {
+            first: None,
+            later: Vec::new(),
+        }),
+    });
+    let core = core::new(
+        MakeTryBody {
+            body,
+            errors: errors.clone(),
+        },
+        false,
+        Control::default(),
+    );
+    TryScopeFuture { core, errors }
+}
+
+/// The errors of a `try_scope`: the first, and those after it.
+pub struct Errors<E> {
+    state: Mutex<ErrorState<E>>,
+}
+
+struct ErrorState<E> {
+    first: Option<E>,
+    later: Vec<E>,
+}
+
+impl<E> Errors<E> {
+    /// Keeps the error; the first one stops the scope.
+    fn record(&self, scope: &Scope, error: E) {
+        let first = {
+            let mut state = self.state.lock();
+            if state.first.is_none() {
+                state.first = Some(error);
+                true
+            } else {
+                state.later.push(error);
+                false
+            }
+        };
+        if first {
+            scope.control.abort();
+            scope.cancel();
+            scope.node.wake_owner();
+        }
+    }
+}
+
+/// The handle of a [`try_scope`]: spawns children returning `Result<T, E>`.
+pub struct TryScope<E> {
+    scope: Scope,
+    errors: Arc<Errors<E>>,
+}
+
+impl<E> Clone for TryScope<E> {
+    fn clone(&self) -> Self {
+        TryScope {
+            scope: self.scope.clone(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl<E: Send + 'static> TryScope<E> {
+    /// Spawns a child. Its handle resolves to `Some(value)`, or `None` if it returned `Err`
+    /// (the error went to the scope).
+    ///
+    /// # Panics
+    /// If the scope has closed.
+    #[track_caller]
+    pub fn spawn<F, T>(&self, future: F) -> JoinHandle<Option<T>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_meta(future, SpawnMeta::here())
+    }
+
+    /// Spawns a shielded child (see [`Scope::spawn_shielded`]): not cancelled by the first
+    /// error, still awaited, and its own `Err` still counts.
+    #[track_caller]
+    pub fn spawn_shielded<F, T>(&self, future: F) -> JoinHandle<Option<T>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut meta = SpawnMeta::here();
+        meta.shielded = true;
+        self.spawn_meta(future, meta)
+    }
+
+    #[track_caller]
+    fn spawn_meta<F, T>(&self, future: F, meta: SpawnMeta) -> JoinHandle<Option<T>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let errors = self.errors.clone();
+        let scope = self.scope.clone();
+        let child = async move {
+            match future.await {
+                Ok(value) => Some(value),
+                Err(error) => {
+                    errors.record(&scope, error);
+                    None
+                }
+            }
+        };
+        self.scope
+            .spawn_with(child, meta)
+            .unwrap_or_else(|e| panic!("TryScope::spawn: {e}"))
+    }
+
+    /// Errors that arrived after the first one, taken out of the scope.
+    pub fn take_later_errors(&self) -> Vec<E> {
+        std::mem::take(&mut self.errors.state.lock().later)
+    }
+
+    /// The underlying scope (cancel, limits, shutdown, plain spawns).
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+impl<E> fmt::Debug for TryScope<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryScope")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// The body, turned into `Option<T>`: its `Err` is recorded like a child's.
+pub struct TryBody<Fut, E> {
+    body: Fut,
+    scope: Scope,
+    errors: Arc<Errors<E>>,
+}
+
+impl<Fut, T, E> Future for TryBody<Fut, E>
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // SAFETY: `body` is structurally pinned; the other fields are not.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let body = unsafe { Pin::new_unchecked(&mut this.body) };
+        body.poll(cx).map(|result| match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                this.errors.record(&this.scope, error);
+                None
+            }
+        })
+    }
+}
+
+/// Builds a [`TryBody`] when the scope opens.
+pub struct MakeTryBody<F, E> {
+    body: F,
+    errors: Arc<Errors<E>>,
+}
+
+impl<F, Fut, T, E> MakeBody for MakeTryBody<F, E>
+where
+    F: FnOnce(TryScope<E>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Body = TryBody<Fut, E>;
+
+    fn make(self, scope: Scope) -> TryBody<Fut, E> {
+        let handle = TryScope {
+            scope: scope.clone(),
+            errors: self.errors.clone(),
+        };
+        TryBody {
+            body: (self.body)(handle),
+            scope,
+            errors: self.errors,
+        }
+    }
+}
+
+/// The future of [`try_scope`].
+#[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
+pub struct TryScopeFuture<F, E>
+where
+    MakeTryBody<F, E>: MakeBody,
+{
+    core: ScopeCore<MakeTryBody<F, E>>,
+    errors: Arc<Errors<E>>,
+}
+
+impl<F, Fut, T, E> Future for TryScopeFuture<F, E>
+where
+    F: FnOnce(TryScope<E>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        // SAFETY: `core` is structurally pinned; `errors` is not.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let core = unsafe { Pin::new_unchecked(&mut this.core) };
+        let exit = std::task::ready!(core.poll_exit(cx));
+        let first = this.errors.state.lock().first.take();
+        Poll::Ready(match (exit, first) {
+            (_, Some(error)) => Err(error),
+            (Exit::Finished(Some(value)), None) => Ok(value),
+            _ => unreachable!("a try_scope stops early only for a recorded error"),
+        })
+    }
+}
+
+impl<F, E> fmt::Debug for TryScopeFuture<F, E>
+where
+    MakeTryBody<F, E>: MakeBody,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TryScopeFuture")
+    }
+}

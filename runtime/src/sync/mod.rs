@@ -1,0 +1,3 @@
+//! Small synchronisation helpers the runtime needs internally.
+
+pub(crate) mod oneshot;

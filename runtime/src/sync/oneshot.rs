@@ -1,0 +1,63 @@
+//! A one-value channel: what `Scope::start` uses to hear "ready" from its child.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use parking_lot::Mutex;
+
+struct Inner<T> {
+    value: Option<T>,
+    sender_gone: bool,
+    waker: Option<Waker>,
+}
+
+pub(crate) struct Sender<T>(Arc<Mutex<Inner<T>>>);
+pub(crate) struct Receiver<T>(Arc<Mutex<Inner<T>>>);
+
+pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let inner = Arc::new(Mutex::new(Inner {
+        value: None,
+        sender_gone: false,
+        waker: None,
+    }));
+    (Sender(inner.clone()), Receiver(inner))
+}
+
+impl<T> Sender<T> {
+    pub(crate) fn send(self, value: T) {
+        self.0.lock().value = Some(value);
+        // Drop wakes the receiver.
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut inner = self.0.lock();
+            inner.sender_gone = true;
+            inner.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Future for Receiver<T> {
+    /// `None` if the sender was dropped without sending.
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut inner = self.0.lock();
+        if let Some(value) = inner.value.take() {
+            return Poll::Ready(Some(value));
+        }
+        if inner.sender_gone {
+            return Poll::Ready(None);
+        }
+        inner.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
