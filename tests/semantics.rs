@@ -389,3 +389,53 @@ fn a_task_tree_dump_shows_names_parents_states_and_locations() {
         tx.send(()).unwrap();
     }));
 }
+
+#[test]
+fn a_poll_that_blocks_a_worker_is_reported_with_the_tasks_name_and_location() {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let r = reports.clone();
+    let rt = nursery::Runtime::builder()
+        .worker_threads(2)
+        .stall_threshold(Some(Duration::from_millis(50)))
+        .on_stall(move |report| r.lock().unwrap().push(report.clone()))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let blocker = nursery::task::Builder::new().name("blocker").spawn(async {
+            std::thread::sleep(Duration::from_millis(400)); // blocks its worker
+        });
+        // The other worker keeps running tasks meanwhile.
+        for i in 0..100 {
+            assert_eq!(nursery::spawn(async move { i }).await.unwrap(), i);
+        }
+        blocker.await.unwrap();
+    });
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), 1, "reported once: {reports:?}");
+    let report = &reports[0];
+    assert_eq!(report.task_name.as_deref(), Some("blocker"));
+    assert!(report.location.unwrap().file().ends_with("semantics.rs"));
+    assert!(report.blocked_for >= Duration::from_millis(50));
+    assert!(report.to_string().contains("spawn_blocking"), "says what to do: {report}");
+}
+
+#[test]
+fn short_polls_are_never_reported_as_stalls() {
+    let reports = Arc::new(AtomicUsize::new(0));
+    let r = reports.clone();
+    let rt = nursery::Runtime::builder()
+        .worker_threads(2)
+        .stall_threshold(Some(Duration::from_millis(100)))
+        .on_stall(move |_| {
+            r.fetch_add(1, SeqCst);
+        })
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for _ in 0..300 {
+            nursery::spawn(sleep(Duration::from_millis(1))).await.unwrap();
+        }
+    });
+    drop(rt);
+    assert_eq!(reports.load(SeqCst), 0);
+}

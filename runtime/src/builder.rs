@@ -21,6 +21,8 @@ pub struct Builder {
     pub(crate) thread_stack_size: Option<usize>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) stall_threshold: Option<std::time::Duration>,
+    pub(crate) on_stall: Option<crate::stall::StallHook>,
 }
 
 impl Builder {
@@ -32,6 +34,8 @@ impl Builder {
             thread_stack_size: None,
             on_thread_start: None,
             on_thread_stop: None,
+            stall_threshold: Some(std::time::Duration::from_secs(1)),
+            on_stall: None,
         }
     }
 
@@ -71,6 +75,32 @@ impl Builder {
     /// Runs on each worker thread after its last task, before it exits.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Report any poll that blocks a worker for longer than `threshold` (default: 1 s); `None`
+    /// turns the stall detector off.
+    pub fn stall_threshold(&mut self, threshold: Option<std::time::Duration>) -> &mut Builder {
+        self.stall_threshold = threshold;
+        self
+    }
+
+    /// What to do with a stall report (default: print it to stderr).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .stall_threshold(Some(Duration::from_millis(100)))
+    ///     .on_stall(|report| eprintln!("{report}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_stall(
+        &mut self,
+        hook: impl Fn(&crate::StallReport) + Send + Sync + 'static,
+    ) -> &mut Builder {
+        self.on_stall = Some(Arc::new(hook));
         self
     }
 

@@ -16,6 +16,7 @@ use crate::time::wheels::Timers;
 
 pub(crate) struct Driver {
     parkers: Box<[Parker]>,
+    pub(crate) monitor: Option<Arc<crate::stall::Monitor>>,
     io: Mutex<Reactor>,
     pub(crate) io_handle: nursery_reactor::Handle,
     pub(crate) timers: Timers,
@@ -36,10 +37,14 @@ struct ParkState {
 }
 
 impl Driver {
-    pub(crate) fn new(workers: usize) -> io::Result<Driver> {
+    pub(crate) fn new(
+        workers: usize,
+        monitor: Option<Arc<crate::stall::Monitor>>,
+    ) -> io::Result<Driver> {
         let reactor = Reactor::new()?;
         Ok(Driver {
             parkers: (0..workers).map(|_| Parker::default()).collect(),
+            monitor,
             io_handle: reactor.handle(),
             io: Mutex::new(reactor),
             timers: Timers::new(workers),
@@ -113,6 +118,12 @@ impl Park for WorkerPark {
             drop(state);
         }
         driver.timers.fire(index);
+        // Woken with work ahead: the stall monitor may have gone to sleep meanwhile.
+        if let Some(monitor) = &driver.monitor {
+            if monitor.is_sleeping() {
+                monitor.wake();
+            }
+        }
     }
 
     fn unpark(&self, index: usize) {

@@ -15,6 +15,7 @@ mod handle;
 mod runtime;
 mod scope;
 mod spawn;
+mod stall;
 mod sync;
 pub mod task;
 mod thread_waker;
@@ -33,3 +34,4 @@ pub use scope::{
     TryScope, TryScopeFuture,
 };
 pub use spawn::spawn;
+pub use stall::StallReport;

@@ -30,6 +30,7 @@ use crate::thread_waker::ThreadWaker;
 pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
+    monitor: Option<(Arc<crate::stall::Monitor>, thread::JoinHandle<()>)>,
 }
 
 impl Runtime {
@@ -45,7 +46,10 @@ impl Runtime {
 
     pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
         let workers = builder.worker_threads;
-        let driver = Arc::new(Driver::new(workers)?);
+        let monitor = builder
+            .stall_threshold
+            .map(|_| Arc::new(crate::stall::Monitor::default()));
+        let driver = Arc::new(Driver::new(workers, monitor.clone())?);
         let (scheduler, runners) = Scheduler::new(workers, WorkerPark(driver.clone()));
         let root = scheduler.new_root();
         let handle = Handle {
@@ -58,6 +62,7 @@ impl Runtime {
         let mut runtime = Runtime {
             handle,
             threads: Vec::with_capacity(workers),
+            monitor: None,
         };
         for runner in runners {
             let handle = runtime.handle.clone();
@@ -81,6 +86,19 @@ impl Runtime {
                 }
             })?;
             runtime.threads.push(joined);
+        }
+        if let (Some(monitor), Some(threshold)) = (monitor, builder.stall_threshold) {
+            let hook = builder
+                .on_stall
+                .clone()
+                .unwrap_or_else(|| Arc::new(crate::stall::print_report));
+            let thread = crate::stall::spawn_monitor(
+                runtime.handle.clone(),
+                monitor.clone(),
+                threshold,
+                hook,
+            )?;
+            runtime.monitor = Some((monitor, thread));
         }
         Ok(runtime)
     }
@@ -110,6 +128,10 @@ impl Runtime {
         inner.root.close();
         let waker = ThreadWaker::new();
         waker.wait_until(|cx| inner.root.poll_complete(cx).is_ready());
+        if let Some((monitor, thread)) = self.monitor.take() {
+            monitor.stop();
+            let _ = thread.join();
+        }
         inner.scheduler.shutdown();
         for thread in self.threads.drain(..) {
             // A worker thread only panics through a bug of ours; report it rather than hide it.

@@ -12,11 +12,13 @@ pub mod coop;
 mod group;
 mod idle;
 mod park;
+mod poll_slot;
 mod sync;
 mod task;
 mod worker;
 
 pub use group::Group;
 pub use park::Park;
+pub use poll_slot::PollSnapshot;
 pub use task::{JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
 pub use worker::{Scheduler, WorkerRunner};

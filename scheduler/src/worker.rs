@@ -10,6 +10,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crate::context;
 use crate::idle::Idle;
 use crate::park::Park;
+use crate::poll_slot::{PollSlot, PollSnapshot};
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use crate::sync::Arc;
 use crate::task::{self, JoinHandle, NodeRef, SpawnError, SpawnMeta};
@@ -26,6 +27,7 @@ pub(crate) struct Shared {
     park: Box<dyn Park>,
     shutdown: AtomicBool,
     next_id: AtomicU64,
+    polls: Box<[PollSlot]>,
 }
 
 /// The worker-local half, reachable from wakers running on the worker's own thread.
@@ -103,6 +105,7 @@ impl Scheduler {
             park: Box::new(park),
             shutdown: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            polls: (0..workers).map(|_| PollSlot::default()).collect(),
         });
         let runners = queues
             .into_iter()
@@ -168,6 +171,11 @@ impl Scheduler {
         (!local.is_null()).then(|| unsafe { (*local).index })
     }
 
+    /// What worker `index` is polling now (for a stall detector).
+    pub fn poll_snapshot(&self, index: usize) -> PollSnapshot {
+        self.shared.polls[index].snapshot()
+    }
+
     /// Stops the worker loops (after the runtime has seen every task complete).
     pub fn shutdown(&self) {
         self.shared.shutdown.store(true, SeqCst);
@@ -220,7 +228,13 @@ impl WorkerRunner {
                 shared.park.poll_events(local.index);
             }
             match next_task(&shared, &local, tick, &mut lifo_streak, &mut rng) {
-                Some(task) => task::run(task, |t| shared.schedule(t, true)),
+                Some(task) => {
+                    let slot = &shared.polls[local.index];
+                    let meta = &task.header().meta;
+                    slot.begin(meta.id, meta.location);
+                    task::run(task, |t| shared.schedule(t, true));
+                    slot.end();
+                }
                 None => {
                     shared.idle.register(local.index);
                     if shared.has_work() || shared.shutdown.load(Acquire) {

@@ -1,0 +1,175 @@
+//! The stall detector: a monitor thread that reports a poll blocking its worker for longer than
+//! a threshold, with the task's name and spawn location. A blocked worker is never silent.
+//!
+//! Workers publish what they poll (`Scheduler::poll_snapshot`: two plain stores per poll). The
+//! monitor looks every `threshold / 2`; a poll whose sequence number is still the same, odd
+//! value after `threshold` is reported once. When no worker has polled anything for a whole
+//! interval the monitor sleeps until a worker wakes up, so an idle runtime costs no CPU.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::handle::Handle;
+
+/// A poll that has blocked a worker for longer than the stall threshold.
+#[derive(Debug, Clone)]
+pub struct StallReport {
+    /// The worker thread's index.
+    pub worker: usize,
+    /// The task's id.
+    pub task_id: u64,
+    /// The task's name, if it has one.
+    pub task_name: Option<String>,
+    /// Where the task was spawned.
+    pub location: Option<&'static Location<'static>>,
+    /// How long the poll had been running when it was reported (at least the threshold).
+    pub blocked_for: Duration,
+}
+
+impl fmt::Display for StallReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.task_name {
+            Some(name) => write!(f, "task '{name}' (#{})", self.task_id)?,
+            None => write!(f, "task#{}", self.task_id)?,
+        }
+        if let Some(at) = self.location {
+            write!(f, " spawned at {at}")?;
+        }
+        write!(
+            f,
+            " has blocked worker {} for {:.1?} in one poll: move blocking work to \
+             task::spawn_blocking, or .await instead of blocking",
+            self.worker, self.blocked_for
+        )
+    }
+}
+
+pub(crate) type StallHook = Arc<dyn Fn(&StallReport) + Send + Sync>;
+
+/// Shared between the monitor thread, the workers (which wake it) and the runtime (which stops
+/// it).
+#[derive(Default)]
+pub(crate) struct Monitor {
+    state: Mutex<MonitorState>,
+    condvar: Condvar,
+}
+
+#[derive(Default)]
+struct MonitorState {
+    stop: bool,
+    /// The monitor waits for `wake` with no timeout.
+    sleeping: bool,
+}
+
+impl Monitor {
+    /// A worker woke up: make sure the monitor is watching.
+    pub(crate) fn wake(&self) {
+        let mut state = self.state.lock();
+        if state.sleeping {
+            state.sleeping = false;
+            self.condvar.notify_one();
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.state.lock().stop = true;
+        self.condvar.notify_one();
+    }
+
+    /// Whether the monitor is asleep (cheap check for the workers' fast path).
+    pub(crate) fn is_sleeping(&self) -> bool {
+        self.state.lock().sleeping
+    }
+}
+
+/// Starts the monitor thread for `handle`'s runtime.
+pub(crate) fn spawn_monitor(
+    handle: Handle,
+    monitor: Arc<Monitor>,
+    threshold: Duration,
+    hook: StallHook,
+) -> std::io::Result<thread::JoinHandle<()>> {
+    thread::Builder::new()
+        .name("nursery-stall-monitor".to_owned())
+        .spawn(move || watch(&handle, &monitor, threshold, &*hook))
+}
+
+fn watch(
+    handle: &Handle,
+    monitor: &Monitor,
+    threshold: Duration,
+    hook: &(dyn Fn(&StallReport) + Send + Sync),
+) {
+    let workers = handle.worker_threads();
+    let interval = (threshold / 2).max(Duration::from_millis(1));
+    // Per worker: the poll seen last time, since when, and whether it was reported.
+    let mut seen: Vec<(u64, Instant, bool)> = vec![(0, Instant::now(), false); workers];
+    let mut quiet_rounds = 0;
+    loop {
+        {
+            let mut state = monitor.state.lock();
+            if state.stop {
+                return;
+            }
+            if quiet_rounds >= 2 {
+                state.sleeping = true;
+                while state.sleeping && !state.stop {
+                    monitor.condvar.wait(&mut state);
+                }
+                quiet_rounds = 0;
+            } else {
+                monitor.condvar.wait_for(&mut state, interval);
+            }
+            if state.stop {
+                return;
+            }
+        }
+        let now = Instant::now();
+        let mut any_activity = false;
+        for (worker, last) in seen.iter_mut().enumerate() {
+            let poll = handle.scheduler().poll_snapshot(worker);
+            if poll.seq != last.0 {
+                any_activity = true;
+                *last = (poll.seq, now, false);
+                continue;
+            }
+            if poll.in_poll() {
+                any_activity = true;
+                let blocked_for = now.duration_since(last.1);
+                if blocked_for >= threshold && !last.2 {
+                    last.2 = true;
+                    let report = StallReport {
+                        worker,
+                        task_id: poll.task_id,
+                        task_name: name_of(handle, poll.task_id),
+                        location: poll.location,
+                        blocked_for,
+                    };
+                    hook(&report);
+                }
+            }
+        }
+        quiet_rounds = if any_activity { 0 } else { quiet_rounds + 1 };
+    }
+}
+
+/// The task is alive (it is being polled), so the tree has it.
+fn name_of(handle: &Handle, id: u64) -> Option<String> {
+    let mut name = None;
+    handle.root().walk(|_, node| {
+        if node.id == id {
+            name = node.name.clone();
+        }
+    });
+    name
+}
+
+/// The default hook: print the report.
+pub(crate) fn print_report(report: &StallReport) {
+    eprintln!("nursery: stall: {report}");
+}

@@ -1,0 +1,62 @@
+//! What each worker is polling right now, published for a stall detector: two plain stores per
+//! poll on the worker's side, reads from any thread on the other.
+
+use std::panic::Location;
+use std::ptr;
+
+use crate::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
+
+/// One worker's slot.
+#[derive(Default)]
+pub(crate) struct PollSlot {
+    /// Odd while a poll is in progress; bumped at every start and end.
+    seq: AtomicU64,
+    task_id: AtomicU64,
+    location: AtomicPtr<Location<'static>>,
+}
+
+/// A reading of a worker's slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollSnapshot {
+    /// Changes at every poll start and end; odd while a poll is in progress.
+    pub seq: u64,
+    /// The id of the task being polled (meaningful while `seq` is odd).
+    pub task_id: u64,
+    /// Where that task was spawned, if known.
+    pub location: Option<&'static Location<'static>>,
+}
+
+impl PollSnapshot {
+    /// Whether the worker was inside a poll.
+    pub fn in_poll(&self) -> bool {
+        self.seq % 2 == 1
+    }
+}
+
+impl PollSlot {
+    /// Called by the slot's own worker only.
+    pub(crate) fn begin(&self, task_id: u64, location: Option<&'static Location<'static>>) {
+        self.task_id.store(task_id, Relaxed);
+        let location = location.map_or(ptr::null_mut(), |l| l as *const _ as *mut _);
+        self.location.store(location, Relaxed);
+        let seq = self.seq.load(Relaxed);
+        self.seq.store(seq + 1, Release);
+    }
+
+    /// Called by the slot's own worker only.
+    pub(crate) fn end(&self) {
+        let seq = self.seq.load(Relaxed);
+        self.seq.store(seq + 1, Release);
+    }
+
+    pub(crate) fn snapshot(&self) -> PollSnapshot {
+        let seq = self.seq.load(Acquire);
+        let location = self.location.load(Relaxed);
+        PollSnapshot {
+            seq,
+            task_id: self.task_id.load(Relaxed),
+            // SAFETY: the pointer is null or came from a `&'static Location`.
+            location: unsafe { location.as_ref() },
+        }
+    }
+}
