@@ -1,16 +1,19 @@
-//! A tour of nursery on a small realistic program: a TCP server whose connections are children
-//! of a scope, clients as tasks, a deadline, cancellation, a panic that is not lost, and a
-//! printed task tree.
+//! A tour of nursery on a small realistic program: a TCP echo server whose connections live in
+//! a supervised scope (one failing connection does not take the others down), started with
+//! `start` (the caller gets the bound address once it is ready), clients as tasks, a deadline on
+//! a slow operation, a live task-tree dump, a child panic that is never lost, and a graceful
+//! shutdown with a grace period.
 //!
 //! Run it with `cargo run --release --example tour`.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use nursery::net::{TcpListener, TcpStream};
-use nursery::time::{sleep, timeout};
+use nursery::time::sleep;
 
-/// Echoes lines back until the client closes its half.
+/// Echoes until the client closes its half; a line saying "crash" makes this handler panic.
 async fn serve(mut stream: TcpStream) -> std::io::Result<usize> {
     let mut buf = [0u8; 1024];
     let mut total = 0;
@@ -19,90 +22,137 @@ async fn serve(mut stream: TcpStream) -> std::io::Result<usize> {
         if n == 0 {
             return Ok(total);
         }
+        if buf[..n].starts_with(b"crash") {
+            panic!("handler bug triggered by a client");
+        }
         stream.write_all(&buf[..n]).await?;
         total += n;
     }
 }
 
-async fn client(addr: std::net::SocketAddr, id: usize) -> std::io::Result<()> {
+/// The server: binds, reports its address, then accepts until asked to shut down. Connections
+/// are children of a supervised scope: a panicking handler is reported and the others go on.
+async fn server(ready: nursery::Ready<SocketAddr>, stop: nursery::Scope) -> std::io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ready.ready(listener.local_addr()?);
+    nursery::supervised(|connections| async move {
+        connections.on_child_failure(|err| println!("   supervisor: {err}"));
+        loop {
+            let accept = listener.accept();
+            let shutdown = stop.shutdown_requested();
+            futures::pin_mut!(accept, shutdown);
+            match futures::future::select(accept, shutdown).await {
+                futures::future::Either::Left((accepted, _)) => {
+                    let (stream, peer) = accepted?;
+                    nursery::task::Builder::new()
+                        .name(format!("conn {peer}"))
+                        .spawn_in(&connections, serve(stream));
+                }
+                // Stop accepting; open connections finish within the grace period.
+                futures::future::Either::Right(_) => return Ok(()),
+            }
+        }
+    })
+    .await
+}
+
+async fn client(addr: SocketAddr, message: String) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(addr).await?;
-    let message = format!("hello from client {id}");
     stream.write_all(message.as_bytes()).await?;
     let mut echoed = vec![0u8; message.len()];
     stream.read_exact(&mut echoed).await?;
-    assert_eq!(echoed, message.as_bytes());
     stream.close().await?;
-    Ok(())
+    Ok(String::from_utf8_lossy(&echoed).into_owned())
 }
 
 #[nursery::main(worker_threads = 2)]
 async fn main() -> std::io::Result<()> {
     let handle = nursery::Handle::current();
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    println!("1. a server on {addr}; each connection is a child of the server's scope");
+    nursery::scope(|app| async move {
+        // 1. start: the server runs as a child of `app`; we continue once it has bound.
+        let stop = app.clone();
+        let (addr, server_task) = app
+            .start(|ready| server(ready, stop))
+            .await
+            .expect("the server failed before it was ready");
+        println!("1. server ready on {addr} (Scope::start waited for the bound address)");
 
-    // The server: a task that owns a scope; every accepted connection is a child of it.
-    let server = nursery::task::Builder::new().name("server").spawn(async move {
-        nursery::scope(|connections| async move {
-            loop {
-                let (stream, peer) = listener.accept().await?;
-                nursery::task::Builder::new()
-                    .name(format!("conn {peer}"))
-                    .spawn_in(&connections, serve(stream));
+        // 2. Clients are tasks of a scope: it returns only when every one has finished.
+        let echoed = nursery::scope(|clients| async move {
+            let handles: Vec<_> = (0..8)
+                .map(|i| clients.spawn(client(addr, format!("hello {i}"))))
+                .collect();
+            let mut ok = 0;
+            for h in handles {
+                ok += h.await.unwrap().is_ok() as usize;
             }
-            #[allow(unreachable_code)]
-            Ok::<(), std::io::Error>(())
+            ok
         })
-        .await
-    });
+        .await;
+        println!("2. {echoed}/8 clients got their echo (their scope waited for all of them)");
 
-    // Clients: children of main's task; main cannot return before they are done.
-    println!("2. ten clients, as tasks; main waits for all of them (structured concurrency)");
-    nursery::scope(|clients| async move {
-        for id in 0..10 {
-            clients.spawn(client(addr, id));
-        }
-    })
-    .await;
+        // 3. A connection whose handler panics: the supervisor reports it, the server lives.
+        println!("3. a client triggers a handler panic in a supervised scope:");
+        let _ = client(addr, "crash".to_owned()).await;
+        let after = client(addr, "still there?".to_owned()).await?;
+        println!("   the server still answers: {after:?}");
 
-    // A deadline: a slow operation inside timeout() is dropped, with everything it spawned.
-    println!("3. a deadline: timeout() drops a slow scope and cancels its children");
-    let slow = timeout(
-        Duration::from_millis(20),
-        nursery::scope(|s| async move {
+        // 4. A deadline on a whole scope: body and children are cancelled when it fires.
+        let slow = nursery::move_on_after(Duration::from_millis(30), |s| async move {
             for _ in 0..3 {
                 s.spawn(sleep(Duration::from_secs(3600)));
             }
             sleep(Duration::from_secs(3600)).await;
-        }),
-    )
-    .await;
-    println!("   -> {}", if slow.is_err() { "timed out, children cancelled" } else { "finished?!" });
+        })
+        .await;
+        println!(
+            "4. move_on_after(30 ms) on a slow scope -> deadline fired: {}",
+            slow.is_none()
+        );
 
-    // The live task tree, while a few long-lived tasks exist.
-    let _idle = nursery::task::Builder::new()
-        .name("idle worker")
-        .spawn(sleep(Duration::from_millis(200)));
-    println!("4. the live task tree:\n{}", handle.task_tree());
+        // 5. The live task tree, with a long-lived connection open.
+        let mut idle = TcpStream::connect(addr).await?;
+        idle.write_all(b"ping").await?;
+        let mut pong = [0u8; 4];
+        idle.read_exact(&mut pong).await?;
+        println!("5. the live task tree:\n{}", handle.task_tree());
 
-    // A panic in a child cancels its siblings and is re-raised where the parent waits.
-    println!("5. a child panic is never lost: it reaches the parent's join handle");
-    let parent = handle.spawn(async {
-        nursery::spawn(sleep(Duration::from_secs(3600))); // cancelled by the failure
-        nursery::task::Builder::new()
-            .name("faulty")
-            .spawn(async { panic!("something broke") });
-        sleep(Duration::from_secs(3600)).await;
-    });
-    let err = parent.await.expect_err("the child's panic reaches the parent");
-    println!("   -> {err}");
+        // 6. A panic in a plain child is never lost: it reaches the parent's handle.
+        let parent = handle.spawn(async {
+            nursery::spawn(sleep(Duration::from_secs(3600))); // cancelled by the failure
+            nursery::task::Builder::new()
+                .name("faulty")
+                .spawn(async { panic!("something broke") });
+            sleep(Duration::from_secs(3600)).await;
+        });
+        let err = parent
+            .await
+            .expect_err("the child's panic reaches the parent");
+        println!("6. a child panic reached its parent after its sibling was cancelled:\n   {err}");
 
-    // Cancellation reaches every task of a subtree at its next poll point.
-    println!("6. cancelling the server cancels every connection task under it");
-    server.cancel();
-    let cancelled = server.await.expect_err("cancelled");
-    println!("   -> server: {cancelled}");
+        // 7. Graceful shutdown: the server stops accepting at once; the connection we keep
+        //    open is still being served, so when the 50 ms grace runs out it is cancelled.
+        println!(
+            "7. graceful shutdown with a 50 ms grace period (one client keeps its connection)"
+        );
+        app.shutdown(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        match server_task.await {
+            Ok(result) => println!("   server finished cleanly: {result:?}"),
+            Err(e) => println!(
+                "   after {:.0?} the grace ran out and the server was {}",
+                started.elapsed(),
+                if e.is_cancelled() {
+                    "hard-cancelled"
+                } else {
+                    "lost"
+                }
+            ),
+        }
+        drop(idle);
+        Ok::<(), std::io::Error>(())
+    })
+    .await?;
     println!("done: main returns only now that every task it started is gone");
     Ok(())
 }
