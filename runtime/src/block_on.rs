@@ -19,12 +19,12 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
              to task::spawn_blocking)"
         );
     }
-    if crate::context::with_handle(|h| h.is_some()) {
+    let Some(_block_on) = crate::context::enter_block_on() else {
         panic!(
             "block_on was called inside another block_on: the outer call already runs a future \
              on this thread; `.await` the inner future instead"
         );
-    }
+    };
     let meta = SpawnMeta {
         name: Some("block_on".to_owned()),
         location: Location::caller(),

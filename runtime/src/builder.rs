@@ -22,6 +22,8 @@ pub struct Builder {
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
     pub(crate) stall_threshold: Option<std::time::Duration>,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) blocking_keep_alive: std::time::Duration,
     pub(crate) on_stall: Option<crate::stall::StallHook>,
 }
 
@@ -35,6 +37,8 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
             stall_threshold: Some(std::time::Duration::from_secs(1)),
+            max_blocking_threads: 512,
+            blocking_keep_alive: std::time::Duration::from_secs(10),
             on_stall: None,
         }
     }
@@ -75,6 +79,24 @@ impl Builder {
     /// Runs on each worker thread after its last task, before it exits.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// The most threads the blocking pool (`task::spawn_blocking`) may run at once; further
+    /// jobs queue. Default: 512.
+    ///
+    /// # Panics
+    /// If `n` is zero.
+    #[track_caller]
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
+        assert!(n > 0, "Builder::max_blocking_threads(0): spawn_blocking would never run a job; pass 1 or more");
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits. Default: 10 s.
+    pub fn thread_keep_alive(&mut self, keep_alive: std::time::Duration) -> &mut Builder {
+        self.blocking_keep_alive = keep_alive;
         self
     }
 

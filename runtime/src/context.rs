@@ -6,6 +6,21 @@ use crate::handle::Handle;
 
 thread_local! {
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// Set while this thread runs `block_on`.
+    static IN_BLOCK_ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as inside `block_on` until dropped; `None` if it already was.
+pub(crate) struct BlockOnGuard(());
+
+pub(crate) fn enter_block_on() -> Option<BlockOnGuard> {
+    (!IN_BLOCK_ON.with(|b| b.replace(true))).then_some(BlockOnGuard(()))
+}
+
+impl Drop for BlockOnGuard {
+    fn drop(&mut self) {
+        IN_BLOCK_ON.with(|b| b.set(false));
+    }
 }
 
 /// The message for APIs used where no runtime is running.

@@ -9,6 +9,7 @@ use nursery_scheduler::{Group, JoinHandle, NodeRef, Scheduler, SpawnError, Spawn
 use crate::driver::Driver;
 
 pub(crate) struct Inner {
+    pub(crate) blocking: Arc<crate::blocking::BlockingPool>,
     pub(crate) scheduler: Scheduler,
     pub(crate) root: Group,
     pub(crate) driver: Arc<Driver>,
@@ -95,6 +96,11 @@ impl Handle {
     /// The runtime's root node, for walking the task tree.
     pub fn root(&self) -> &NodeRef {
         self.inner.root.node()
+    }
+
+    /// Threads currently in the blocking pool (it grows on demand and retires idle threads).
+    pub fn blocking_threads(&self) -> usize {
+        self.inner.blocking.threads()
     }
 
     /// The number of worker threads.

@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod block_on;
+mod blocking;
 mod builder;
 mod context;
 mod driver;

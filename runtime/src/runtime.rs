@@ -54,6 +54,11 @@ impl Runtime {
         let root = scheduler.new_root();
         let handle = Handle {
             inner: Arc::new(Inner {
+                blocking: Arc::new(crate::blocking::BlockingPool::new(
+                    builder.max_blocking_threads,
+                    builder.blocking_keep_alive,
+                    builder.thread_name.clone(),
+                )),
                 scheduler,
                 root,
                 driver,
@@ -140,6 +145,8 @@ impl Runtime {
             }
         }
         inner.scheduler.drain();
+        // Every blocking job belonged to a task, and every task is gone: the pool is idle.
+        inner.blocking.shutdown();
         inner.driver.shutdown();
     }
 }

@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use nursery_scheduler::{JoinHandle, SpawnMeta};
 
+pub use crate::blocking::spawn_blocking;
 pub use nursery_scheduler::coop::consume_budget;
 pub use nursery_scheduler::{JoinError, NodeInfo, NodeRef, SpawnError};
 

@@ -20,5 +20,5 @@ mod worker;
 pub use group::Group;
 pub use park::Park;
 pub use poll_slot::PollSnapshot;
-pub use task::{JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
+pub use task::{Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
 pub use worker::{Scheduler, WorkerRunner};

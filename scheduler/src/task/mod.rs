@@ -16,7 +16,7 @@ use std::ptr::NonNull;
 pub use error::{JoinError, SpawnError};
 pub use join::JoinHandle;
 pub use meta::SpawnMeta;
-pub use node::{NodeInfo, NodeRef};
+pub use node::{Hold, NodeInfo, NodeRef};
 
 use cell::{Cell, Stage, Vtables};
 use header::{Header, PollOutcome};

@@ -73,6 +73,13 @@ impl NodeRef {
         super::tree::cancel_subtree(self, true);
     }
 
+    /// Keeps this node from completing until the returned guard is dropped, like an extra
+    /// child (work done outside the scheduler on its behalf, e.g. a blocking closure). `None` if
+    /// the node has already completed.
+    pub fn hold(&self) -> Option<Hold> {
+        super::tree::try_reserve_child(self.header()).then(|| Hold { node: self.clone() })
+    }
+
     /// Wakes the owner of a group (a scope future, `block_on`) so it looks at its state again.
     pub fn wake_owner(&self) {
         super::tree::wake_waiter(self);
@@ -103,6 +110,33 @@ impl NodeRef {
     /// fine), for a task-tree dump. `visit` gets the depth and a snapshot of each node.
     pub fn walk(&self, mut visit: impl FnMut(usize, &NodeInfo)) {
         super::tree::walk(self, &mut visit);
+    }
+}
+
+/// Keeps a node from completing while it lives (see [`NodeRef::hold`]).
+#[must_use = "the hold is released as soon as it is dropped"]
+pub struct Hold {
+    node: NodeRef,
+}
+
+impl Hold {
+    /// The node being held open.
+    pub fn node(&self) -> &NodeRef {
+        &self.node
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        super::tree::release_pending(&self.node);
+    }
+}
+
+impl fmt::Debug for Hold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hold")
+            .field("node", &self.node.id())
+            .finish()
     }
 }
 

@@ -43,6 +43,8 @@ mod group;
 mod idle;
 #[path = "../../src/park.rs"]
 mod park;
+#[path = "../../src/poll_slot.rs"]
+mod poll_slot;
 #[path = "../../src/sync.rs"]
 mod sync;
 #[path = "../../src/task/mod.rs"]
@@ -52,6 +54,7 @@ mod worker;
 
 pub use group::Group;
 pub use park::Park;
+pub use poll_slot::PollSnapshot;
 pub use task::{JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
 pub use worker::{Scheduler, WorkerRunner};
 

@@ -1,0 +1,140 @@
+//! spawn_blocking: a pool of threads whose jobs are tasks of the tree.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::Duration;
+
+use nursery::task::spawn_blocking;
+use support::{panic_message, runtime, stays_pending};
+
+#[test]
+fn a_blocking_job_returns_its_value_through_its_handle() {
+    let rt = runtime(2);
+    let out =
+        rt.block_on(async { spawn_blocking(|| std::thread::current().name().map(str::to_owned)) });
+    let name = rt.block_on(out).unwrap().unwrap();
+    assert!(name.ends_with("-blocking"), "ran on a pool thread: {name}");
+}
+
+#[test]
+fn a_cancelled_blocking_job_still_holds_its_parent_until_the_closure_returns() {
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = futures::channel::oneshot::channel::<()>();
+        let finished = Arc::new(AtomicUsize::new(0));
+        let f = finished.clone();
+        let mut parent = nursery::spawn(async move {
+            let job = spawn_blocking(move || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                f.fetch_add(1, SeqCst);
+            });
+            job.cancel();
+            let err = job.await.unwrap_err();
+            assert!(err.is_cancelled());
+        });
+        started_rx.await.unwrap();
+        assert!(
+            stays_pending(&mut parent, 2000).await,
+            "the parent completed while its blocking child still ran"
+        );
+        release_tx.send(()).unwrap();
+        parent.await.unwrap();
+        assert_eq!(finished.load(SeqCst), 1);
+    });
+}
+
+#[test]
+fn a_panic_in_a_blocking_job_is_a_panic_of_its_task() {
+    let rt = runtime(2);
+    let err = rt.block_on(async {
+        let handle = nursery::Handle::current();
+        handle.spawn(async { spawn_blocking(|| panic!("blocking boom")).await.unwrap() })
+    });
+    let err = rt.block_on(err).unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(err.panic_message(), Some("blocking boom"));
+
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(nursery::scope(|s| async move {
+            s.spawn(async { spawn_blocking(|| panic!("inside a scope")).await });
+        }))
+    }));
+    assert!(panic_message(&*caught.unwrap_err()).contains("inside a scope"));
+}
+
+#[test]
+fn the_pool_grows_on_demand_within_its_bound_and_retires_idle_threads() {
+    let rt = nursery::Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(3)
+        .thread_keep_alive(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(3));
+    rt.block_on(async {
+        let mut jobs = Vec::new();
+        for i in 0..9 {
+            let (running, peak, barrier) = (running.clone(), peak.clone(), barrier.clone());
+            jobs.push(spawn_blocking(move || {
+                let now = running.fetch_add(1, SeqCst) + 1;
+                peak.fetch_max(now, SeqCst);
+                if i < 3 {
+                    barrier.wait(); // three must run at once: the pool grew to three
+                }
+                running.fetch_sub(1, SeqCst);
+            }));
+        }
+        for job in jobs {
+            job.await.unwrap();
+        }
+    });
+    assert_eq!(peak.load(SeqCst), 3, "the pool never exceeds its bound");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rt.handle().blocking_threads() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "idle threads never retired"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn tasks_spawned_inside_a_blocking_job_are_its_children() {
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (release_tx, release_rx) = futures::channel::oneshot::channel::<()>();
+        let done = Arc::new(AtomicUsize::new(0));
+        let d = done.clone();
+        let mut job = spawn_blocking(move || {
+            nursery::spawn(async move {
+                let _ = release_rx.await;
+                d.fetch_add(1, SeqCst);
+            });
+        });
+        assert!(stays_pending(&mut job, 2000).await, "done before its child");
+        release_tx.send(()).unwrap();
+        job.await.unwrap();
+        assert_eq!(done.load(SeqCst), 1);
+    });
+}
+
+#[test]
+fn handle_block_on_works_inside_a_blocking_job() {
+    let rt = runtime(2);
+    let out = rt.block_on(async {
+        let handle = nursery::Handle::current();
+        spawn_blocking(move || {
+            handle.block_on(async { nursery::spawn(async { 9 }).await.unwrap() })
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(out, 9);
+}
