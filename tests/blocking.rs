@@ -12,9 +12,12 @@ use support::{panic_message, runtime, stays_pending};
 #[test]
 fn a_blocking_job_returns_its_value_through_its_handle() {
     let rt = runtime(2);
-    let out =
-        rt.block_on(async { spawn_blocking(|| std::thread::current().name().map(str::to_owned)) });
-    let name = rt.block_on(out).unwrap().unwrap();
+    let name = rt
+        .block_on(async {
+            spawn_blocking(|| std::thread::current().name().map(str::to_owned)).await
+        })
+        .unwrap()
+        .unwrap();
     assert!(name.ends_with("-blocking"), "ran on a pool thread: {name}");
 }
 
@@ -50,11 +53,11 @@ fn a_cancelled_blocking_job_still_holds_its_parent_until_the_closure_returns() {
 #[test]
 fn a_panic_in_a_blocking_job_is_a_panic_of_its_task() {
     let rt = runtime(2);
-    let err = rt.block_on(async {
-        let handle = nursery::Handle::current();
-        handle.spawn(async { spawn_blocking(|| panic!("blocking boom")).await.unwrap() })
-    });
-    let err = rt.block_on(err).unwrap_err();
+    // Under the root, the failure stays in the task's handle.
+    let task = rt
+        .handle()
+        .spawn(async { spawn_blocking(|| panic!("blocking boom")).await.unwrap() });
+    let err = rt.block_on(task).unwrap_err();
     assert!(err.is_panic());
     assert_eq!(err.panic_message(), Some("blocking boom"));
 

@@ -416,7 +416,10 @@ fn a_poll_that_blocks_a_worker_is_reported_with_the_tasks_name_and_location() {
     assert_eq!(report.task_name.as_deref(), Some("blocker"));
     assert!(report.location.unwrap().file().ends_with("semantics.rs"));
     assert!(report.blocked_for >= Duration::from_millis(50));
-    assert!(report.to_string().contains("spawn_blocking"), "says what to do: {report}");
+    assert!(
+        report.to_string().contains("spawn_blocking"),
+        "says what to do: {report}"
+    );
 }
 
 #[test]
@@ -433,7 +436,9 @@ fn short_polls_are_never_reported_as_stalls() {
         .unwrap();
     rt.block_on(async {
         for _ in 0..300 {
-            nursery::spawn(sleep(Duration::from_millis(1))).await.unwrap();
+            nursery::spawn(sleep(Duration::from_millis(1)))
+                .await
+                .unwrap();
         }
     });
     drop(rt);
