@@ -78,3 +78,32 @@ fn a_handle_outliving_its_runtime_refuses_to_spawn_with_a_clear_error() {
     let err = handle.try_spawn(async {}).unwrap_err();
     assert!(err.to_string().contains("closed runtime"), "{err}");
 }
+
+#[test]
+fn shutdown_timeout_returns_in_time_even_if_a_task_blocks_its_worker() {
+    let rt = support::runtime(2);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    rt.handle().spawn(async move {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(800)); // blocks its worker
+    });
+    started_rx.recv().unwrap();
+    let start = std::time::Instant::now();
+    let clean = rt.shutdown_timeout(std::time::Duration::from_millis(50));
+    assert!(!clean, "the blocked task could not be dropped in time");
+    assert!(start.elapsed() < std::time::Duration::from_millis(700));
+}
+
+#[test]
+fn shutdown_timeout_is_clean_when_every_task_can_be_cancelled() {
+    let drops = DropCounter::new();
+    let rt = support::runtime(2);
+    let started = Arc::new(AtomicUsize::new(0));
+    for _ in 0..10 {
+        rt.handle()
+            .spawn(started_pending_forever(drops.token(), started.clone()));
+    }
+    wait_for_count(&started, 10);
+    assert!(rt.shutdown_timeout(std::time::Duration::from_secs(5)));
+    assert_eq!(drops.count(), 10);
+}

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use nursery_scheduler::Scheduler;
 
@@ -31,6 +32,8 @@ pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
     monitor: Option<(Arc<crate::stall::Monitor>, thread::JoinHandle<()>)>,
+    /// `shutdown_timeout` gave up: nothing left to wait for.
+    abandoned: bool,
 }
 
 impl Runtime {
@@ -68,6 +71,7 @@ impl Runtime {
             handle,
             threads: Vec::with_capacity(workers),
             monitor: None,
+            abandoned: false,
         };
         for runner in runners {
             let handle = runtime.handle.clone();
@@ -126,13 +130,60 @@ impl Runtime {
         &self.handle
     }
 
+    /// Shuts the runtime down like `drop`, but waits at most `timeout` for the tasks to go.
+    /// Returns true if everything shut down cleanly. Otherwise (a task blocking in a poll, a
+    /// `spawn_blocking` closure that does not return) the worker and blocking threads are left
+    /// to finish on their own, detached, and what they still hold is leaked: a last resort
+    /// for embedders that must not hang.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = nursery_runtime::Runtime::new().unwrap();
+    /// rt.handle().spawn(nursery_runtime::time::sleep(Duration::from_secs(3600)));
+    /// assert!(rt.shutdown_timeout(Duration::from_secs(5)), "a sleeping task is cancelled at once");
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        let clean = self.shut_down_within(Some(timeout));
+        if !clean {
+            // Nothing more can be done safely: do not let Drop wait again.
+            self.threads.clear();
+            self.monitor = None;
+            self.abandoned = true;
+        }
+        clean
+    }
+
     fn shut_down(&mut self) {
+        self.shut_down_within(None);
+    }
+
+    /// Returns false if the tasks were not all gone within `timeout`.
+    fn shut_down_within(&mut self, timeout: Option<Duration>) -> bool {
+        if self.abandoned {
+            return false;
+        }
         let inner = &self.handle.inner;
         // Shields protect from scopes, not from shutdown: every task goes.
         inner.root.node().cancel_all();
         inner.root.close();
         let waker = ThreadWaker::new();
-        waker.wait_until(|cx| inner.root.poll_complete(cx).is_ready());
+        let finished = match timeout {
+            None => {
+                waker.wait_until(|cx| inner.root.poll_complete(cx).is_ready());
+                true
+            }
+            Some(timeout) => waker.wait_until_timeout(
+                |cx| inner.root.poll_complete(cx).is_ready(),
+                Instant::now() + timeout,
+            ),
+        };
+        if !finished {
+            if let Some((monitor, _)) = &self.monitor {
+                monitor.stop();
+            }
+            inner.scheduler.shutdown();
+            return false;
+        }
         if let Some((monitor, thread)) = self.monitor.take() {
             monitor.stop();
             let _ = thread.join();
@@ -148,11 +199,15 @@ impl Runtime {
         // Every blocking job belonged to a task, and every task is gone: the pool is idle.
         inner.blocking.shutdown();
         inner.driver.shutdown();
+        true
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.abandoned {
+            return;
+        }
         if nursery_scheduler::context::is_worker_thread() {
             // Waiting here would block a worker, possibly one this very runtime needs to finish.
             panic!(

@@ -46,6 +46,32 @@ impl ThreadWaker {
         *notified = false;
     }
 
+    /// Like [`wait_until`](Self::wait_until), giving up at `deadline`; returns whether `ready`
+    /// returned true.
+    pub(crate) fn wait_until_timeout(
+        &self,
+        mut ready: impl FnMut(&mut Context<'_>) -> bool,
+        deadline: std::time::Instant,
+    ) -> bool {
+        loop {
+            if ready(&mut self.context()) {
+                return true;
+            }
+            let mut notified = self.inner.notified.lock();
+            while !*notified {
+                if self
+                    .inner
+                    .condvar
+                    .wait_until(&mut notified, deadline)
+                    .timed_out()
+                {
+                    return false;
+                }
+            }
+            *notified = false;
+        }
+    }
+
     /// Polls `ready` until it returns true, parking in between.
     pub(crate) fn wait_until(&self, mut ready: impl FnMut(&mut Context<'_>) -> bool) {
         loop {
