@@ -142,15 +142,17 @@ fn cancelling_twice_or_after_completion_does_nothing() {
 
 #[test]
 fn a_task_cancelled_before_its_first_poll_never_runs() {
+    // One worker, busy running the parent: the child cannot run before the parent yields.
     let rt = runtime(1);
-    rt.block_on(async {
-        let ran = Arc::new(AtomicBool::new(false));
-        let r = ran.clone();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let parent = rt.handle().spawn(async move {
         let task = nursery::spawn(async move { r.store(true, SeqCst) });
         task.cancel();
-        assert!(task.await.unwrap_err().is_cancelled());
-        assert!(!ran.load(SeqCst));
+        task.await
     });
+    assert!(rt.block_on(parent).unwrap().unwrap_err().is_cancelled());
+    assert!(!ran.load(SeqCst));
 }
 
 #[test]

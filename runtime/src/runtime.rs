@@ -145,7 +145,9 @@ impl Runtime {
     pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
         let clean = self.shut_down_within(Some(timeout));
         if !clean {
-            // Nothing more can be done safely: do not let Drop wait again.
+            // Nothing more can be done safely: do not let Drop wait again. The unfinished tasks
+            // still point at the scheduler, so it must never be freed: leak a handle to it.
+            std::mem::forget(self.handle.clone());
             self.threads.clear();
             self.monitor = None;
             self.abandoned = true;

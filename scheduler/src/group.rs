@@ -59,24 +59,16 @@ impl Group {
     /// Registers `cx`'s waker to be woken when the group completes or is cancelled (a child
     /// failed), and reports whether it has completed.
     pub fn poll_complete(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let header = self.node.header();
-        if header.state.load().is_complete() {
-            return Poll::Ready(());
+        if tree::register_waiter(&self.node, cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
-        let mut t = header.tree.lock();
-        if header.state.load().is_complete() {
-            return Poll::Ready(());
-        }
-        match &t.waiter {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => t.waiter = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 
     /// Whether a child failure has reached the group (its body should stop).
     pub fn has_failed(&self) -> bool {
-        self.node.header().tree.lock().failure.is_some()
+        self.node.header().state.load().has_failed()
     }
 
     /// Takes the failure to re-raise at the owner's await point, once the group is complete.

@@ -221,14 +221,30 @@ impl WorkerRunner {
 
         let mut tick: u32 = 0;
         let mut lifo_streak: u32 = 0;
+        let mut searching = false;
         let mut rng = XorShift::new(local.index as u64 + 1);
         while !shared.shutdown.load(Acquire) {
             tick = tick.wrapping_add(1);
             if tick % MAINTENANCE_INTERVAL == 0 {
                 shared.park.poll_events(local.index);
             }
-            match next_task(&shared, &local, tick, &mut lifo_streak, &mut rng) {
+            let mut task = next_task(&shared, &local, tick, &mut lifo_streak);
+            if task.is_none() {
+                searching = searching || shared.idle.try_start_searching();
+                if searching {
+                    task = steal(&shared, &local, &mut rng);
+                }
+            }
+            match task {
                 Some(task) => {
+                    if searching {
+                        searching = false;
+                        if shared.idle.stop_searching() {
+                            // The last searcher found work: more may be waiting, so wake a
+                            // peer to look.
+                            shared.notify_one();
+                        }
+                    }
                     let slot = &shared.polls[local.index];
                     let meta = &task.header().meta;
                     slot.begin(meta.id, meta.location);
@@ -236,13 +252,11 @@ impl WorkerRunner {
                     slot.end();
                 }
                 None => {
-                    shared.idle.register(local.index);
-                    if shared.has_work() || shared.shutdown.load(Acquire) {
-                        shared.idle.unregister(local.index);
-                        continue;
+                    shared.idle.park(local.index, searching);
+                    if !(shared.has_work() || shared.shutdown.load(Acquire)) {
+                        shared.park.park(local.index);
                     }
-                    shared.park.park(local.index);
-                    shared.idle.unregister(local.index);
+                    searching = shared.idle.unparked(local.index);
                 }
             }
         }
@@ -255,13 +269,8 @@ impl WorkerRunner {
     }
 }
 
-fn next_task(
-    shared: &Shared,
-    local: &Local,
-    tick: u32,
-    lifo_streak: &mut u32,
-    rng: &mut XorShift,
-) -> Option<NodeRef> {
+/// The next task from this worker's own queues or the injector.
+fn next_task(shared: &Shared, local: &Local, tick: u32, lifo_streak: &mut u32) -> Option<NodeRef> {
     if tick % MAINTENANCE_INTERVAL == 0 {
         if let Steal::Success(task) = steal_retrying(&shared.injector) {
             return Some(task);
@@ -282,9 +291,13 @@ fn next_task(
         match shared.injector.steal_batch_and_pop(&local.queue) {
             Steal::Success(task) => return Some(task),
             Steal::Retry => continue,
-            Steal::Empty => break,
+            Steal::Empty => return None,
         }
     }
+}
+
+/// Steals half of a random peer's queue (searching workers only).
+fn steal(shared: &Shared, local: &Local, rng: &mut XorShift) -> Option<NodeRef> {
     let n = shared.stealers.len();
     let start = (rng.next() as usize) % n;
     let mut retry = true;
@@ -302,7 +315,8 @@ fn next_task(
             }
         }
     }
-    None
+    // Work may have been injected while we looked at the peers.
+    steal_retrying(&shared.injector).success()
 }
 
 /// A tiny PRNG to pick the first steal victim.

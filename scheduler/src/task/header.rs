@@ -10,7 +10,7 @@ use super::error::Failure;
 use super::meta::Meta;
 use super::state::{Kind, State};
 use crate::sync::atomic::AtomicUsize;
-use crate::sync::{Arc, Mutex, UnsafeCell};
+use crate::sync::{Mutex, UnsafeCell};
 use crate::worker::Shared;
 
 #[repr(C)]
@@ -25,8 +25,10 @@ pub(crate) struct Header {
     /// Links in the parent's child list. Guarded by the parent's `tree` lock.
     pub(crate) siblings: UnsafeCell<Siblings>,
     pub(crate) tree: Mutex<Tree>,
-    /// Where a wake pushes this task. `None` for groups.
-    pub(crate) scheduler: Option<Arc<Shared>>,
+    /// Where a wake pushes this task (`None` for groups). Not counted: a task is only pushed
+    /// while its body is not done, and the runtime frees its scheduler only after every task's
+    /// body is done (or never, if it gave up waiting for them).
+    pub(crate) scheduler: Option<NonNull<Shared>>,
     pub(crate) meta: Meta,
 }
 
@@ -41,9 +43,6 @@ pub(crate) struct Siblings {
 pub(crate) struct Tree {
     pub(crate) first_child: Option<NonNull<Header>>,
     pub(crate) children: usize,
-    /// Set once a group has been created under this node: only then must the end of the body
-    /// look for leaked (forgotten) scope futures.
-    pub(crate) had_groups: bool,
     /// The join handle's waker (task), or the owner's waker (group).
     pub(crate) waiter: Option<Waker>,
     /// The first failure in this node's subtree that reached it.
@@ -84,7 +83,7 @@ impl Header {
         kind: Kind,
         vtable: &'static Vtable,
         parent: Option<NonNull<Header>>,
-        scheduler: Option<Arc<Shared>>,
+        scheduler: Option<NonNull<Shared>>,
         meta: Meta,
     ) -> Header {
         Header {

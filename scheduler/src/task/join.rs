@@ -56,19 +56,10 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         std::task::ready!(crate::coop::poll_proceed(cx));
-        let header = self.node.header();
-        if !header.state.load().is_complete() {
-            let mut tree = header.tree.lock();
-            // Checked again under the lock: the completer sets COMPLETE before it takes the
-            // waiter under this lock, so either we see COMPLETE or it sees our waker.
-            if !header.state.load().is_complete() {
-                match &tree.waiter {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => tree.waiter = Some(cx.waker().clone()),
-                }
-                return Poll::Pending;
-            }
+        if !super::tree::register_waiter(&self.node, cx.waker()) {
+            return Poll::Pending;
         }
+        let header = self.node.header();
         let mut out = Poll::Pending;
         // SAFETY: COMPLETE is set and we hold the join interest, so we own the output; `out`
         // has the type `take_output` writes for this task's future.

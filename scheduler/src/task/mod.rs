@@ -42,20 +42,20 @@ where
     if !tree::try_reserve_child(parent_header) {
         return Err(SpawnError::closed(what));
     }
-    parent_header.state.ref_inc(); // held by the child until it completes
     let cell = Box::new(Cell {
         header: Header::new(
             Kind::Task,
             &Vtables::<F>::VTABLE,
             Some(parent.ptr()),
-            Some(shared.clone()),
+            Some(NonNull::from(&**shared)),
             Meta::new(shared.next_id(), Some(meta)),
         ),
         stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
     });
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     tree::link_child(parent_header, ptr, false);
-    // SAFETY: a new task starts with two references: one for the queue, one for the handle.
+    // SAFETY: a new task starts with three references: the queue's, the handle's, and the
+    // parent list's (owned by `link_child`).
     let (queued, joined) = unsafe { (NodeRef::from_raw(ptr), NodeRef::from_raw(ptr)) };
     shared.schedule(queued, false);
     // SAFETY: the cell's future outputs `F::Output`; the join interest starts set.
@@ -74,7 +74,6 @@ pub(crate) fn new_group(
     if !tree::try_reserve_child(parent_header) {
         return Err(SpawnError::closed(what));
     }
-    parent_header.state.ref_inc();
     let group = NodeRef::new_group(
         Kind::Group { supervised },
         Some(parent.ptr()),

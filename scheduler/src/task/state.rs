@@ -16,6 +16,9 @@
 //! * `CANCELLED`: cancellation was requested; delivered at the next poll point.
 //! * `JOIN_INTEREST`: a `JoinHandle` (or scope future) still wants the output.
 //! * `FORCED`: cancellation that goes through shields (runtime shutdown).
+//! * `HAS_GROUPS`, `FAILED`, `JOIN_WAKER`: set once, never cleared: a group child was linked
+//!   under this node; a failure is stored in its `tree`; a waiter is stored in its `tree`. They
+//!   let the hot paths skip taking the node's lock when there is nothing to find.
 //! * `GROUP`, `SUPERVISED`, `ROOT`, `SHIELDED`: fixed at creation; what kind of node this is.
 //!
 //! The upper bits count references. Nothing outside this file touches the word directly.
@@ -40,8 +43,14 @@ const ROOT: usize = 1 << 8;
 const SHIELDED: usize = 1 << 9;
 /// Cancelled by a cancellation that ignores shields.
 const FORCED: usize = 1 << 10;
+/// A group child was linked under this node (its body's end must look for leaked scopes).
+const HAS_GROUPS: usize = 1 << 11;
+/// A failure is stored in the node's `tree`.
+const FAILED: usize = 1 << 12;
+/// A waiter (join handle's or owner's waker) is stored in the node's `tree`.
+const JOIN_WAKER: usize = 1 << 13;
 
-const REF_SHIFT: usize = 12;
+const REF_SHIFT: usize = 16;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const FLAGS_MASK: usize = REF_ONE - 1;
 
@@ -82,6 +91,15 @@ impl Snapshot {
     }
     pub(crate) fn is_forced(self) -> bool {
         self.0 & FORCED != 0
+    }
+    pub(crate) fn has_groups(self) -> bool {
+        self.0 & HAS_GROUPS != 0
+    }
+    pub(crate) fn has_failed(self) -> bool {
+        self.0 & FAILED != 0
+    }
+    pub(crate) fn has_join_waker(self) -> bool {
+        self.0 & JOIN_WAKER != 0
     }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
@@ -146,13 +164,14 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// A new task: notified (it is about to be queued), with references for the queue and the
-    /// join handle, or a group with one reference for its owner.
+    /// A new task: notified (it is about to be queued), with references for the queue, the
+    /// join handle and its parent's child list; or a group with references for its owner and
+    /// its parent's child list; or a root, with one for its owner.
     pub(crate) fn new(kind: Kind, shielded: bool) -> State {
         let mut word = match kind {
-            Kind::Task => NOTIFIED | JOIN_INTEREST | (2 * REF_ONE),
+            Kind::Task => NOTIFIED | JOIN_INTEREST | (3 * REF_ONE),
             Kind::Group { supervised } => {
-                GROUP | JOIN_INTEREST | REF_ONE | if supervised { SUPERVISED } else { 0 }
+                GROUP | JOIN_INTEREST | (2 * REF_ONE) | if supervised { SUPERVISED } else { 0 }
             }
             Kind::Root => GROUP | ROOT | SUPERVISED | JOIN_INTEREST | REF_ONE,
         };
@@ -246,11 +265,27 @@ impl State {
         self.word.fetch_or(CANCELLED | FORCED, AcqRel) & FORCED == 0
     }
 
-    /// The subtree is gone. Returns whether a join side still wants the output.
-    pub(crate) fn transition_to_complete(&self) -> bool {
+    /// The subtree is gone. Returns the state before: whether a join side still wants the
+    /// output, and whether it left a waiter to wake.
+    pub(crate) fn transition_to_complete(&self) -> Snapshot {
         let prev = self.word.fetch_or(COMPLETE, AcqRel);
         debug_assert!(prev & COMPLETE == 0);
-        prev & JOIN_INTEREST != 0
+        Snapshot(prev)
+    }
+
+    /// Marks that a waiter is stored (call with the node's lock held, after storing it). Returns
+    /// the state before: if it was already COMPLETE, the completer may have missed the waiter,
+    /// so the caller must not wait.
+    pub(crate) fn set_join_waker(&self) -> Snapshot {
+        Snapshot(self.word.fetch_or(JOIN_WAKER, AcqRel))
+    }
+
+    pub(crate) fn set_has_groups(&self) {
+        self.word.fetch_or(HAS_GROUPS, Release);
+    }
+
+    pub(crate) fn set_failed(&self) {
+        self.word.fetch_or(FAILED, Release);
     }
 
     /// The join side goes away. Returns true if the node was already complete, in which case the
@@ -280,11 +315,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_new_task_is_notified_with_two_references() {
+    fn a_new_task_is_notified_with_three_references() {
         let s = State::new(Kind::Task, false);
         let snap = s.load();
         assert!(snap.is_notified() && snap.has_join_interest() && !snap.is_running());
-        assert_eq!(snap.ref_count(), 2);
+        assert_eq!(snap.ref_count(), 3, "queue, join handle, parent's list");
     }
 
     #[test]
@@ -293,7 +328,7 @@ mod tests {
         assert_eq!(s.transition_to_running(), ToRunning::Poll);
         assert_eq!(s.transition_to_notified(), ToNotified::Nothing);
         assert_eq!(s.transition_to_idle(), ToIdle::Requeue);
-        assert_eq!(s.load().ref_count(), 2);
+        assert_eq!(s.load().ref_count(), 3);
     }
 
     #[test]
@@ -303,7 +338,7 @@ mod tests {
         assert_eq!(s.transition_to_idle(), ToIdle::Idle);
         assert_eq!(s.transition_to_notified(), ToNotified::Submit);
         assert_eq!(s.transition_to_notified(), ToNotified::Nothing);
-        assert_eq!(s.load().ref_count(), 3);
+        assert_eq!(s.load().ref_count(), 4);
     }
 
     #[test]
@@ -337,9 +372,9 @@ mod tests {
             !s.drop_join_interest(),
             "not complete yet: the completer drops the output"
         );
-        assert!(!s.transition_to_complete());
+        assert!(!s.transition_to_complete().has_join_interest());
         let s = State::new(Kind::Task, false);
-        assert!(s.transition_to_complete());
+        assert!(s.transition_to_complete().has_join_interest());
         assert!(
             s.drop_join_interest(),
             "complete: the join side drops the output"
@@ -347,8 +382,22 @@ mod tests {
     }
 
     #[test]
+    fn a_join_waker_set_after_completion_is_seen_by_the_waiter() {
+        let s = State::new(Kind::Task, false);
+        let before = s.transition_to_complete();
+        assert!(
+            !before.has_join_waker(),
+            "the completer finds no waiter to wake"
+        );
+        assert!(
+            s.set_join_waker().is_complete(),
+            "so the waiter must not wait"
+        );
+    }
+
+    #[test]
     fn the_last_reference_is_reported() {
-        let s = State::new(Kind::Group { supervised: false }, false);
+        let s = State::new(Kind::Root, false);
         s.ref_inc();
         assert!(!s.ref_dec());
         assert!(s.ref_dec());

@@ -6,8 +6,8 @@
 //! never contend. Every walk over the tree (cancel, complete, dump) is iterative, so a chain
 //! 100,000 deep costs heap, not stack.
 
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::time::Instant;
 
 use super::error::{Failure, JoinError};
 use super::header::Header;
@@ -37,8 +37,9 @@ pub(crate) fn try_reserve_child(parent: &Header) -> bool {
 /// lives on in the tree until it completes. A child linked under a cancelled parent is born
 /// cancelled, so a cancel that already walked the list cannot miss it.
 pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool) {
-    // SAFETY: the child is alive (we are creating it).
-    unsafe { child.as_ref() }.state.ref_inc();
+    if is_group {
+        parent.state.set_has_groups();
+    }
     let mut tree = parent.tree.lock();
     let parent_state = parent.state.load();
     // SAFETY: the child is alive (we are creating it).
@@ -62,7 +63,6 @@ pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool
     });
     tree.first_child = Some(child);
     tree.children += 1;
-    tree.had_groups |= is_group;
 }
 
 /// Unlinks a completed child; returns the list's reference to it, to be dropped after the lock.
@@ -129,10 +129,7 @@ pub(crate) fn cancel_subtree(root: &NodeRef, force: bool) {
         }
         stack.extend(children_of(header));
         if header.state.load().is_group() {
-            let waiter = header.tree.lock().waiter.clone();
-            if let Some(w) = waiter {
-                w.wake();
-            }
+            wake_waiter(&node);
         } else {
             schedule_if_idle(&node);
         }
@@ -145,8 +142,10 @@ pub(crate) fn schedule_if_idle(task: &NodeRef) {
     if header.state.transition_to_notified() == ToNotified::Submit {
         // SAFETY: `transition_to_notified` added a reference for the queue.
         let queued = unsafe { NodeRef::from_raw(task.ptr()) };
-        if let Some(scheduler) = &header.scheduler {
-            scheduler.schedule(queued, false);
+        if let Some(scheduler) = header.scheduler {
+            // SAFETY: a task is only submitted while its body is not done, and the runtime
+            // keeps its scheduler alive until every task's body is done (see `Header`).
+            unsafe { scheduler.as_ref() }.schedule(queued, false);
         }
     }
 }
@@ -158,6 +157,7 @@ pub(crate) fn record_failure(node: &NodeRef, failure: Failure) {
         let mut tree = node.header().tree.lock();
         if tree.failure.is_none() {
             tree.failure = Some(failure);
+            node.header().state.set_failed();
             true
         } else {
             tree.suppressed.push(format!("{failure:?}"));
@@ -172,7 +172,7 @@ pub(crate) fn record_failure(node: &NodeRef, failure: Failure) {
 /// The body of `node` has finished (future gone, or a group's owner done): close scope futures
 /// that were leaked with `mem::forget` under it, then give up the body's pending slot.
 pub(crate) fn finish_body(node: &NodeRef) {
-    if node.header().tree.lock().had_groups {
+    if node.header().state.load().has_groups() {
         for child in children_of(node.header()) {
             if child.header().state.load().is_group() {
                 close_group_body(&child, true);
@@ -199,35 +199,52 @@ pub(crate) fn close_group_body(group: &NodeRef, abandoned: bool) {
 
 /// Gives up one pending slot of `node`; completes it (and, iteratively, any ancestors this
 /// completes) when the count reaches zero. The caller keeps its reference to `node`.
+///
+/// A child holds no counted reference to its parent: a parent cannot be freed before it
+/// completes (its own parent's list, or its owner, refers to it), and it cannot complete while
+/// the child still holds its pending slot. So the parent is touched only before that slot is
+/// released — or, when the release completes the parent, under a reference taken then.
 pub(crate) fn release_pending(node: &NodeRef) {
     if node.header().pending.fetch_sub(1, AcqRel) != 1 {
         return;
     }
-    let mut current = node.clone();
+    let mut owned: Option<NodeRef> = None;
+    let mut current = node.ptr();
     loop {
-        let (parent, failure_up) = complete_one(&current);
-        let Some(parent) = parent else { break };
-        if let Some(failure) = failure_up {
-            record_failure(&parent, failure);
-        }
-        drop(unlink_child(parent.header(), current.ptr()));
+        // SAFETY: `current` is `node` (the caller's reference) or `owned`.
+        let current_ref = ManuallyDrop::new(unsafe { NodeRef::from_raw(current) });
+        let Some(parent_ptr) = complete_one(&current_ref) else {
+            break;
+        };
+        // SAFETY: we still hold `current`'s pending slot in the parent: it is alive.
+        let parent = ManuallyDrop::new(unsafe { NodeRef::from_raw(parent_ptr) });
+        drop(unlink_child(parent.header(), current));
         if parent.header().pending.fetch_sub(1, AcqRel) != 1 {
             break;
         }
-        current = parent;
+        // We completed the parent: it is ours to complete, and its own parent's list still
+        // holds it, so taking a reference is safe.
+        // SAFETY: alive, as just argued.
+        owned = Some(unsafe { NodeRef::clone_from_raw(parent_ptr) });
+        current = parent_ptr;
     }
+    drop(owned);
 }
 
-/// Completes one node whose pending count reached zero. Returns its parent (the reference the
-/// node held) and the failure to hand to that parent, if any.
-fn complete_one(node: &NodeRef) -> (Option<NodeRef>, Option<Failure>) {
+/// Completes one node whose pending count reached zero. Returns its parent, after handing the
+/// parent any failure that travels up (the caller unlinks the node and releases its slot).
+fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
     let header = node.header();
     // SAFETY: only the thread that brought `pending` to zero gets here, once.
-    let parent = header.parent.with_mut(|p| unsafe { (*p).take() });
-    // SAFETY: the parent link was a counted reference owned by this node.
-    let parent = parent.map(|p| unsafe { NodeRef::from_raw(p) });
+    let parent_ptr = header.parent.with_mut(|p| unsafe { (*p).take() });
+    // SAFETY: the node still holds its pending slot in the parent, which is therefore alive.
+    let parent = parent_ptr.map(|p| ManuallyDrop::new(unsafe { NodeRef::from_raw(p) }));
     let snapshot = header.state.load();
-    let failure = header.tree.lock().failure.take();
+    let failure = if snapshot.has_failed() {
+        header.tree.lock().failure.take()
+    } else {
+        None
+    };
 
     // A failure goes up unless the parent keeps failures at the child (root, supervised scope).
     let propagates = parent
@@ -235,7 +252,7 @@ fn complete_one(node: &NodeRef) -> (Option<NodeRef>, Option<Failure>) {
         .is_some_and(|p| !p.header().state.load().is_supervised());
     let mut failure_up = None;
 
-    if snapshot.is_group() {
+    let before = if snapshot.is_group() {
         // The owner (scope future, block_on) re-raises a group's failure; a group whose owner
         // is gone hands it up instead, so it is never lost.
         match failure {
@@ -243,7 +260,7 @@ fn complete_one(node: &NodeRef) -> (Option<NodeRef>, Option<Failure>) {
             Some(f) => header.tree.lock().failure = Some(f),
             None => {}
         }
-        header.state.transition_to_complete();
+        header.state.transition_to_complete()
     } else {
         if let Some(f) = failure {
             let err = if propagates {
@@ -260,16 +277,40 @@ fn complete_one(node: &NodeRef) -> (Option<NodeRef>, Option<Failure>) {
             // SAFETY: BODY_DONE is set and COMPLETE is not: only the completer touches the stage.
             unsafe { (header.vtable.set_error)(node.ptr(), err) };
         }
-        if !header.state.transition_to_complete() {
+        let before = header.state.transition_to_complete();
+        if !before.has_join_interest() {
             // SAFETY: the join handle is gone, so the completer owns the output.
             unsafe { (header.vtable.drop_output)(node.ptr()) };
         }
+        before
+    };
+    if before.has_join_waker() {
+        let waiter = header.tree.lock().waiter.take();
+        if let Some(w) = waiter {
+            w.wake();
+        }
     }
-    let waiter = header.tree.lock().waiter.take();
-    if let Some(w) = waiter {
-        w.wake();
+    if let (Some(parent), Some(failure)) = (&parent, failure_up) {
+        record_failure(parent, failure);
     }
-    (parent, failure_up)
+    parent_ptr
+}
+
+/// Stores `waker` as the node's waiter unless the node is complete; returns whether it is
+/// complete (then nothing was stored and the caller must not wait).
+pub(crate) fn register_waiter(node: &NodeRef, waker: &std::task::Waker) -> bool {
+    let header = node.header();
+    if header.state.load().is_complete() {
+        return true;
+    }
+    let mut tree = header.tree.lock();
+    match &tree.waiter {
+        Some(w) if w.will_wake(waker) => {}
+        _ => tree.waiter = Some(waker.clone()),
+    }
+    // Published after storing: a completer that sees the bit finds the waker under the lock;
+    // one that came first is seen here as COMPLETE.
+    header.state.set_join_waker().is_complete()
 }
 
 /// A failure that stays at the child (its parent is the root or a supervised scope): hand it to
@@ -298,6 +339,9 @@ pub(crate) fn set_failure_handler(node: &NodeRef, handler: super::header::Failur
 
 /// Wakes a group's owner (to look at its state again).
 pub(crate) fn wake_waiter(node: &NodeRef) {
+    if !node.header().state.load().has_join_waker() {
+        return;
+    }
     let waiter = node.header().tree.lock().waiter.clone();
     if let Some(w) = waiter {
         w.wake();
@@ -310,7 +354,7 @@ pub(crate) fn take_failure(node: &NodeRef) -> Option<Failure> {
 }
 
 pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
-    let now = Instant::now();
+    let now = super::meta::coarse_now();
     let mut stack = vec![(0usize, root.clone(), None)];
     while let Some((depth, node, parent)) = stack.pop() {
         let header = node.header();
@@ -344,7 +388,7 @@ pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
             } else {
                 "idle"
             },
-            age: now.saturating_duration_since(header.meta.born),
+            age: now.saturating_sub(header.meta.born),
             location: header.meta.location,
             live_children: children.len(),
         };
