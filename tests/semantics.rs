@@ -19,9 +19,11 @@ fn try_scope_returns_the_first_error_after_cancelling_siblings_and_body() {
         let (d, b) = (drops.clone(), drops.clone());
         let out: Result<(), String> = nursery::try_scope(|s| async move {
             for _ in 0..10 {
-                let d = d.clone();
+                // Created here, not in the child: a child cancelled before its first poll
+                // still drops its token.
+                let token = d.token();
                 s.spawn(async move {
-                    pending_forever(d.token()).await;
+                    pending_forever(token).await;
                     Ok::<(), String>(())
                 });
             }
@@ -152,12 +154,13 @@ fn a_deadline_reaches_tasks_inside_nested_scopes() {
     let rt = runtime(2);
     rt.block_on(async {
         let drops = DropCounter::new();
-        let d = drops.clone();
+        // Created up front and moved down the tree: dropped wherever the deadline finds it.
+        let token = drops.token();
         let out = nursery::fail_after(Duration::from_millis(10), |outer| async move {
             outer.spawn(async move {
                 nursery::scope(|inner| async move {
                     inner.spawn(async move {
-                        nursery::spawn(pending_forever(d.token()));
+                        nursery::spawn(pending_forever(token));
                         std::future::pending::<()>().await
                     });
                 })

@@ -277,6 +277,12 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
             // SAFETY: BODY_DONE is set and COMPLETE is not: only the completer touches the stage.
             unsafe { (header.vtable.set_error)(node.ptr(), err) };
         }
+        // The parent learns of the failure (and is cancelled) before anyone can see this
+        // task complete: a parent awaiting this handle must be stopped at that poll point, not
+        // be handed the error to act on.
+        if let (Some(parent), Some(failure)) = (&parent, failure_up.take()) {
+            record_failure(parent, failure);
+        }
         let before = header.state.transition_to_complete();
         if !before.has_join_interest() {
             // SAFETY: the join handle is gone, so the completer owns the output.
@@ -284,14 +290,14 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
         }
         before
     };
+    if let (Some(parent), Some(failure)) = (&parent, failure_up) {
+        record_failure(parent, failure);
+    }
     if before.has_join_waker() {
         let waiter = header.tree.lock().waiter.take();
         if let Some(w) = waiter {
             w.wake();
         }
-    }
-    if let (Some(parent), Some(failure)) = (&parent, failure_up) {
-        record_failure(parent, failure);
     }
     parent_ptr
 }
