@@ -52,19 +52,21 @@ fn a_task_whose_scope_was_dropped_still_waits_for_the_scopes_children() {
         let child_done = Arc::new(AtomicBool::new(false));
         let flag = child_done.clone();
         let mut task = nursery::spawn(async move {
+            // Cancellation finds this child holding a drop guard that must finish first. It
+            // is built here and moved in, so it is dropped even if the child never ran.
+            struct Finish(Arc<AtomicBool>, Option<oneshot::Receiver<()>>);
+            impl Drop for Finish {
+                fn drop(&mut self) {
+                    // Blocks teardown until released: the enclosing task must wait.
+                    let rx = self.1.take().unwrap();
+                    futures::executor::block_on(rx).ok();
+                    self.0.store(true, SeqCst);
+                }
+            }
+            let finish = Finish(flag, Some(release_rx));
             let scope = nursery::scope(|s| async move {
                 s.spawn(async move {
-                    // Cancellation arrives while this child sits in a drop guard that must finish.
-                    struct Finish(Arc<AtomicBool>, Option<oneshot::Receiver<()>>);
-                    impl Drop for Finish {
-                        fn drop(&mut self) {
-                            // Blocks teardown until released: the enclosing task must wait.
-                            let rx = self.1.take().unwrap();
-                            futures::executor::block_on(rx).ok();
-                            self.0.store(true, SeqCst);
-                        }
-                    }
-                    let _finish = Finish(flag, Some(release_rx));
+                    let _finish = finish;
                     std::future::pending::<()>().await
                 });
                 let _ = spawned_tx.send(());
