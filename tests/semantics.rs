@@ -211,7 +211,8 @@ fn graceful_shutdown_lets_tasks_finish_then_hard_cancels_the_rest() {
                 });
             }
             s.spawn(pending_forever(st.token())); // ignores the request
-            s.shutdown(Duration::from_millis(50));
+            // Generous: the cooperative tasks must finish within it even on a loaded machine.
+            s.shutdown(Duration::from_millis(300));
             s.shutdown_requested().await;
             "body returned"
         })
@@ -228,7 +229,7 @@ fn graceful_shutdown_lets_tasks_finish_then_hard_cancels_the_rest() {
             "the stubborn task was cancelled after the grace"
         );
         assert!(
-            start.elapsed() >= Duration::from_millis(50),
+            start.elapsed() >= Duration::from_millis(300),
             "not before the grace ran out"
         );
     });
