@@ -17,6 +17,7 @@
 //! });
 //! assert_eq!(total, 3);
 //! ```
+#![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub use nursery_runtime::{

@@ -5,6 +5,7 @@
 //! and the `timer` (a timing wheel) crates. Users depend on the `nursery` facade, which
 //! re-exports everything here.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 mod block_on;
 mod blocking;

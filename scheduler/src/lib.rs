@@ -6,6 +6,7 @@
 //! knows nothing of I/O or time: an idle worker blocks through the [`Park`] trait, which the
 //! runtime implements by driving the reactor and the timers.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 pub mod context;
 pub mod coop;

@@ -28,6 +28,7 @@
 //! assert_eq!(fired, [(b, "b"), (a, "a")]);
 //! assert!(wheel.is_empty());
 //! ```
+#![warn(missing_docs)]
 
 mod entry;
 mod key;
