@@ -139,7 +139,8 @@ impl Runtime {
     /// ```
     /// use std::time::Duration;
     /// let rt = nursery_runtime::Runtime::new().unwrap();
-    /// rt.handle().spawn(nursery_runtime::time::sleep(Duration::from_secs(3600)));
+    /// rt.handle()
+    ///     .spawn(async { nursery_runtime::time::sleep(Duration::from_secs(3600)).await });
     /// assert!(rt.shutdown_timeout(Duration::from_secs(5)), "a sleeping task is cancelled at once");
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {

@@ -78,6 +78,11 @@ impl Idle {
         }
     }
 
+    /// Whether some worker is searching (and will look at every queue).
+    pub(crate) fn anyone_searching(&self) -> bool {
+        searching(self.state.load(SeqCst)) != 0
+    }
+
     /// A searching worker found work. Returns true if it was the last searcher: then the caller
     /// should wake a peer, as more work may be waiting.
     pub(crate) fn stop_searching(&self) -> bool {

@@ -72,8 +72,13 @@ impl Shared {
         }
     }
 
-    fn has_work(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    /// The recheck of a worker that is about to park (after `Idle::park`): work it must not
+    /// sleep on. The injector is everyone's; a peer's queue only matters if nobody is searching
+    /// — a searcher will steal it otherwise, and this worker (not allowed to search then) would
+    /// only spin.
+    fn work_for_a_parking_worker(&self) -> bool {
+        !self.injector.is_empty()
+            || (!self.idle.anyone_searching() && self.stealers.iter().any(|s| !s.is_empty()))
     }
 }
 
@@ -253,7 +258,7 @@ impl WorkerRunner {
                 }
                 None => {
                     shared.idle.park(local.index, searching);
-                    if !(shared.has_work() || shared.shutdown.load(Acquire)) {
+                    if !(shared.work_for_a_parking_worker() || shared.shutdown.load(Acquire)) {
                         shared.park.park(local.index);
                     }
                     searching = shared.idle.unparked(local.index);

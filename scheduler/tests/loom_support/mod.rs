@@ -65,15 +65,49 @@ pub use worker::{Scheduler, WorkerRunner};
 /// with `Acquire` around a `SeqCst` fence, `Injector::is_empty` with `SeqCst`), so loom may
 /// show a checker a stale "empty" exactly where crossbeam could.
 mod loom_deque {
+    //! The subset of crossbeam-deque 0.8's API the scheduler may use, with its semantics
+    //! (FIFO workers; `steal_batch*` moves about half).
+    #![allow(dead_code)]
+
     use std::collections::VecDeque;
 
     use loom::sync::atomic::{fence, AtomicUsize, Ordering};
     use loom::sync::{Arc, Mutex};
 
+    #[must_use]
+    #[derive(PartialEq, Eq, Debug)]
     pub enum Steal<T> {
         Empty,
         Success(T),
         Retry,
+    }
+
+    impl<T> Steal<T> {
+        pub fn is_empty(&self) -> bool {
+            matches!(self, Steal::Empty)
+        }
+        pub fn is_success(&self) -> bool {
+            matches!(self, Steal::Success(_))
+        }
+        pub fn is_retry(&self) -> bool {
+            matches!(self, Steal::Retry)
+        }
+        pub fn success(self) -> Option<T> {
+            match self {
+                Steal::Success(item) => Some(item),
+                _ => None,
+            }
+        }
+        pub fn or_else(self, f: impl FnOnce() -> Steal<T>) -> Steal<T> {
+            match self {
+                Steal::Empty => f(),
+                Steal::Success(item) => Steal::Success(item),
+                Steal::Retry => match f() {
+                    Steal::Success(item) => Steal::Success(item),
+                    _ => Steal::Retry,
+                },
+            }
+        }
     }
 
     struct Queue<T> {
@@ -99,29 +133,38 @@ mod loom_deque {
             self.len.store(items.len(), Ordering::Release);
             item
         }
-        /// Takes half the items (rounded up): the first to return, the rest for the thief.
-        fn steal_half(&self) -> (Option<T>, Vec<T>) {
+        /// Takes about half the items (rounded up, at most `limit`).
+        fn take_half(&self, limit: usize) -> Vec<T> {
             let mut items = self.items.lock().unwrap();
-            let n = items.len().div_ceil(2);
-            let mut taken = items.drain(..n);
-            let first = taken.next();
-            let rest = taken.collect();
+            let n = items.len().div_ceil(2).min(limit);
+            let taken = items.drain(..n).collect();
             self.len.store(items.len(), Ordering::Release);
-            (first, rest)
+            taken
         }
     }
 
-    fn steal_into<T>(source: &Queue<T>, dest: &Worker<T>) -> Steal<T> {
+    fn steal_batch_into<T>(source: &Queue<T>, dest: &Worker<T>, limit: usize) -> Steal<()> {
         // The source's lock is released before the destination's is taken: two workers
         // stealing from each other must not deadlock the model.
-        let (first, rest) = source.steal_half();
-        for item in rest {
+        let taken = source.take_half(limit);
+        if taken.is_empty() {
+            return Steal::Empty;
+        }
+        for item in taken {
             dest.push(item);
         }
-        match first {
-            Some(item) => Steal::Success(item),
-            None => Steal::Empty,
+        Steal::Success(())
+    }
+
+    fn steal_batch_and_pop_into<T>(source: &Queue<T>, dest: &Worker<T>, limit: usize) -> Steal<T> {
+        let mut taken = source.take_half(limit).into_iter();
+        let Some(first) = taken.next() else {
+            return Steal::Empty;
+        };
+        for item in taken {
+            dest.push(item);
         }
+        Steal::Success(first)
     }
 
     pub struct Worker<T>(Arc<Queue<T>>);
@@ -142,17 +185,45 @@ mod loom_deque {
         pub fn is_empty(&self) -> bool {
             self.0.len.load(Ordering::Relaxed) == 0
         }
+        pub fn len(&self) -> usize {
+            self.0.len.load(Ordering::Relaxed)
+        }
     }
 
     pub struct Stealer<T>(Arc<Queue<T>>);
+
+    impl<T> Clone for Stealer<T> {
+        fn clone(&self) -> Stealer<T> {
+            Stealer(self.0.clone())
+        }
+    }
 
     impl<T> Stealer<T> {
         pub fn is_empty(&self) -> bool {
             fence(Ordering::SeqCst);
             self.0.len.load(Ordering::Acquire) == 0
         }
+        pub fn len(&self) -> usize {
+            fence(Ordering::SeqCst);
+            self.0.len.load(Ordering::Acquire)
+        }
+        pub fn steal(&self) -> Steal<T> {
+            match self.0.pop() {
+                Some(item) => Steal::Success(item),
+                None => Steal::Empty,
+            }
+        }
+        pub fn steal_batch(&self, dest: &Worker<T>) -> Steal<()> {
+            steal_batch_into(&self.0, dest, usize::MAX)
+        }
+        pub fn steal_batch_with_limit(&self, dest: &Worker<T>, limit: usize) -> Steal<()> {
+            steal_batch_into(&self.0, dest, limit)
+        }
         pub fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-            steal_into(&self.0, dest)
+            steal_batch_and_pop_into(&self.0, dest, usize::MAX)
+        }
+        pub fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
+            steal_batch_and_pop_into(&self.0, dest, limit)
         }
     }
 
@@ -168,14 +239,26 @@ mod loom_deque {
         pub fn is_empty(&self) -> bool {
             self.0.len.load(Ordering::SeqCst) == 0
         }
+        pub fn len(&self) -> usize {
+            self.0.len.load(Ordering::SeqCst)
+        }
         pub fn steal(&self) -> Steal<T> {
             match self.0.pop() {
                 Some(item) => Steal::Success(item),
                 None => Steal::Empty,
             }
         }
+        pub fn steal_batch(&self, dest: &Worker<T>) -> Steal<()> {
+            steal_batch_into(&self.0, dest, usize::MAX)
+        }
+        pub fn steal_batch_with_limit(&self, dest: &Worker<T>, limit: usize) -> Steal<()> {
+            steal_batch_into(&self.0, dest, limit)
+        }
         pub fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-            steal_into(&self.0, dest)
+            steal_batch_and_pop_into(&self.0, dest, usize::MAX)
+        }
+        pub fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
+            steal_batch_and_pop_into(&self.0, dest, limit)
         }
     }
 }
