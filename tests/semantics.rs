@@ -210,8 +210,10 @@ fn graceful_shutdown_lets_tasks_finish_then_hard_cancels_the_rest() {
                     f.fetch_add(1, SeqCst);
                 });
             }
-            s.spawn(pending_forever(st.token())); // ignores the request
-                                                  // Generous: the cooperative tasks must finish within it even on a loaded machine.
+            // This one ignores the request.
+            s.spawn(pending_forever(st.token()));
+            // A generous grace: the cooperative tasks must finish within it even on a loaded
+            // machine.
             s.shutdown(Duration::from_millis(300));
             s.shutdown_requested().await;
             "body returned"
