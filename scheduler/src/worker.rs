@@ -57,6 +57,12 @@ impl Shared {
                 local.queue.push(task);
             } else if let Some(previous) = local.lifo.replace(Some(task)) {
                 local.queue.push(previous);
+                // A single task displaced from the LIFO slot runs here within a few polls;
+                // waking a peer for it only moves it to another core (and costs a wake-up per
+                // hop in ping-pong patterns). Wake one when work really piles up.
+                if local.queue.len() < 2 {
+                    return;
+                }
             } else {
                 return;
             }
