@@ -44,12 +44,14 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         let mut future = pin!(future);
         loop {
             let mut cx = waker.context();
+            // Registered before the checks below, so a failure or cancellation that lands
+            // between them still wakes this thread.
+            let _ = group.poll_complete(&mut cx);
             // A child's failure, or the runtime shutting down (the only other way this group
             // gets cancelled), ends the body: stop polling it and tear down.
             if group.has_failed() || group.node().is_cancelled() {
                 break None;
             }
-            let _ = group.poll_complete(&mut cx);
             match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
                 Ok(Poll::Ready(output)) => break Some(Ok(output)),
                 Ok(Poll::Pending) => waker.park(),

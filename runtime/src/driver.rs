@@ -52,9 +52,15 @@ impl Driver {
     }
 
     fn turn(&self, reactor: &mut MutexGuard<'_, Reactor>, timeout: Option<Duration>) {
-        if let Err(e) = reactor.turn(timeout) {
+        // The reactor wakes every ready waiter, then re-raises the first waker's panic: catch
+        // it here so that a panicking waker cannot kill the worker.
+        let turned =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor.turn(timeout)));
+        match turned {
+            Ok(Ok(_)) => {}
             // epoll_wait only fails on programming errors (EBADF, EINVAL); say so, don't spin.
-            eprintln!("nursery: the reactor failed to poll: {e}");
+            Ok(Err(e)) => eprintln!("nursery: the reactor failed to poll: {e}"),
+            Err(_) => eprintln!("nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"),
         }
     }
 

@@ -83,7 +83,7 @@ impl Control {
             std::mem::take(&mut state.shutdown_waiters)
         };
         for w in waiters {
-            w.wake();
+            nursery_scheduler::context::wake_guarded(w);
         }
     }
 
@@ -113,7 +113,7 @@ impl Control {
             std::mem::take(&mut state.slot_waiters)
         };
         for w in waiters {
-            w.wake();
+            nursery_scheduler::context::wake_guarded(w);
         }
     }
 
@@ -162,7 +162,7 @@ impl Drop for Permit {
             state.slot_waiters.pop_front()
         };
         if let Some(w) = waiter {
-            w.wake();
+            nursery_scheduler::context::wake_guarded(w);
         }
     }
 }

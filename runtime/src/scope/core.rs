@@ -155,12 +155,13 @@ impl<M: MakeBody> ScopeCore<M> {
 
         if this.body.is_some() {
             let group = this.group();
+            // Registered before the checks, so a failing child, an abort or a shutdown request
+            // that lands in between still wakes us.
+            let _ = group.poll_complete(cx);
             if group.has_failed() || this.control.is_aborted() || this.deadline_hit {
                 this.body = None;
                 this.group().abandon();
             } else {
-                // Registered so a failing child or a shutdown request wakes us.
-                let _ = group.poll_complete(cx);
                 // SAFETY: see above; the body stays in place until dropped.
                 let body = unsafe { Pin::new_unchecked(this.body.as_mut().expect("checked")) };
                 match body.poll(cx) {

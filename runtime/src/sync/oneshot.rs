@@ -40,7 +40,7 @@ impl<T> Drop for Sender<T> {
             inner.waker.take()
         };
         if let Some(w) = waker {
-            w.wake();
+            nursery_scheduler::context::wake_guarded(w);
         }
     }
 }

@@ -3,7 +3,9 @@
 //! A timer is inserted into the wheel of the worker that polls it first, so insert and cancel
 //! stay on one core: `timer_churn` never touches a runtime-wide lock. A thread that is not a
 //! worker (a `block_on` body) inserts into wheels in turn and unparks the owner if its deadline
-//! became the nearest. A worker fires its own wheel when it wakes, and now and then while busy.
+//! became the nearest. A worker fires its own wheel when it wakes, and now and then while busy;
+//! a parked worker also wakes for, and fires, another wheel's timers that are overdue by more
+//! than a grace period, so a worker blocked in a poll does not stall its timers.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::Waker;
@@ -14,6 +16,11 @@ use parking_lot::Mutex;
 
 /// Timer resolution: the wheel counts milliseconds since the runtime started.
 const TICK: Duration = Duration::from_millis(1);
+
+/// How overdue another worker's timer must be before a parked worker fires it in its place: the
+/// owner normally fires its own wheel within a tick, so this only matters when the owner is
+/// blocked in a poll (its timers must not stall with it).
+const BACKUP_GRACE: Duration = Duration::from_millis(10);
 
 pub(crate) struct Timers {
     start: Instant,
@@ -97,28 +104,60 @@ impl Timers {
         drop(removed); // outside the lock: dropping a waker may free a task
     }
 
-    /// How long worker `index` may sleep: until its nearest deadline.
+    /// How long worker `index` may sleep: until its own nearest deadline, or until another
+    /// worker's timer is overdue by [`BACKUP_GRACE`] (that worker may be blocked in a poll).
     pub(crate) fn park_timeout(&self, index: usize) -> Option<Duration> {
-        let next = self.wheels[index].lock().next_expiration()?;
-        let at = self.tick_instant(next)?;
-        Some(at.saturating_duration_since(Instant::now()))
+        let mut at = self.next_instant(&self.wheels[index].lock());
+        for (other, wheel) in self.wheels.iter().enumerate() {
+            if other == index {
+                continue;
+            }
+            // A wheel locked right now is being fired or changed by its owner: it is alive.
+            if let Some(wheel) = wheel.try_lock() {
+                let backup = self.next_instant(&wheel).map(|t| t + BACKUP_GRACE);
+                at = match (at, backup) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        at.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
-    /// Fires every due timer of worker `index`'s wheel, waking outside the lock.
+    fn next_instant(&self, wheel: &Wheel<Waker>) -> Option<Instant> {
+        self.tick_instant(wheel.next_expiration()?)
+    }
+
+    /// Fires every due timer of worker `index`'s wheel, and those of other wheels that are
+    /// overdue by more than [`BACKUP_GRACE`], waking outside the locks.
     pub(crate) fn fire(&self, index: usize) {
         let now = self.now_tick();
+        let grace = u64::try_from(BACKUP_GRACE.as_millis()).unwrap_or(u64::MAX);
         let mut due: Vec<Waker> = Vec::new();
-        {
-            let mut wheel = self.wheels[index].lock();
-            if wheel.next_expiration().is_none_or(|next| next > now) {
-                return;
+        for (other, wheel) in self.wheels.iter().enumerate() {
+            let mut wheel = if other == index {
+                self.wheels[index].lock()
+            } else {
+                match wheel.try_lock() {
+                    Some(w) => w,
+                    None => continue,
+                }
+            };
+            let limit = if other == index {
+                now
+            } else {
+                now.saturating_sub(grace)
+            };
+            if wheel.next_expiration().is_none_or(|next| next > limit) {
+                continue;
             }
+            // Everything due by now goes, once the wheel is being fired at all.
             while let Some((_, waker)) = wheel.pop_expired(now) {
                 due.push(waker);
             }
         }
         for waker in due {
-            waker.wake();
+            nursery_scheduler::context::wake_guarded(waker);
         }
     }
 

@@ -296,7 +296,7 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
     if before.has_join_waker() {
         let waiter = header.tree.lock().waiter.take();
         if let Some(w) = waiter {
-            w.wake();
+            crate::context::wake_guarded(w);
         }
     }
     parent_ptr
@@ -350,7 +350,7 @@ pub(crate) fn wake_waiter(node: &NodeRef) {
     }
     let waiter = node.header().tree.lock().waiter.clone();
     if let Some(w) = waiter {
-        w.wake();
+        crate::context::wake_guarded(w);
     }
 }
 
