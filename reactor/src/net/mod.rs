@@ -9,7 +9,14 @@
 //! the read side and the write side to one task each (split halves do exactly
 //! that).
 
+// `tcp` and `unix` are written once where their logic is the same: the
+// connected socket in `stream_socket`, the read/write impls in `stream_io`, the
+// owned halves in `split`, and the accept path and `Incoming` in `accept`.
+mod accept;
 mod addr;
+mod split;
+mod stream_io;
+mod stream_socket;
 pub mod tcp;
 mod udp;
 pub mod unix;

@@ -1,15 +1,14 @@
-//! `TcpListener`: accepts TCP connections.
+//! `TcpListener`: accepts TCP connections (the accept path and `Incoming` are
+//! shared with `UnixListener`: `net/accept.rs`).
 
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures_core::Stream;
-
 use crate::error;
+use crate::net::accept;
 use crate::net::addr;
 use crate::net::tcp::TcpStream;
 use crate::poll_evented::PollEvented;
@@ -110,11 +109,7 @@ impl TcpListener {
     ///
     /// Stores the waker when none is pending (one accepting task at a time).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let listener = self.io.source();
-        let (stream, peer) = ready!(self
-            .io
-            .registration()
-            .poll_read_io(cx, || listener.accept()))?;
+        let (stream, peer) = ready!(accept::poll_accept(&self.io, cx))?;
         Poll::Ready(TcpStream::from_accepted(stream, self.io.handle()).map(|s| (s, peer)))
     }
 
@@ -157,25 +152,4 @@ impl fmt::Debug for TcpListener {
     }
 }
 
-/// The stream returned by [`TcpListener::incoming`]: every accepted connection, forever.
-#[must_use = "streams do nothing unless polled"]
-pub struct Incoming<'a> {
-    listener: &'a TcpListener,
-}
-
-impl Stream for Incoming<'_> {
-    type Item = io::Result<TcpStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let (stream, _) = ready!(self.listener.poll_accept(cx))?;
-        Poll::Ready(Some(Ok(stream)))
-    }
-}
-
-impl fmt::Debug for Incoming<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Incoming")
-            .field("listener", self.listener)
-            .finish()
-    }
-}
+accept::incoming!(TcpListener, TcpStream);

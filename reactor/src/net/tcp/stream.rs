@@ -1,20 +1,22 @@
-//! `TcpStream`: a connected TCP socket.
+//! `TcpStream`: a connected TCP socket (its connect wait, reads, writes and
+//! shutdown are shared with `UnixStream`: `net/stream_socket.rs`, `net/stream_io.rs`).
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 
+// Named only by the doc links: the impls are written by the `stream_io` macros.
+#[allow(unused_imports)]
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::driver::Handle;
 use crate::error;
 use crate::net::addr;
+use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
+use crate::net::stream_socket;
 use crate::net::tcp::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::poll_evented::PollEvented;
-use crate::ready::Direction;
 
 /// A TCP connection.
 ///
@@ -80,30 +82,8 @@ impl TcpStream {
         let stream = TcpStream {
             io: PollEvented::with_handle(socket, handle)?,
         };
-        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
         Ok(stream)
-    }
-
-    /// Waits until a non-blocking connect has finished, successfully or not.
-    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let socket = self.io.source();
-        loop {
-            let event = ready!(self.io.registration().poll_ready(cx, Direction::Write))?;
-            if let Some(e) = socket.take_error()? {
-                return Poll::Ready(Err(e));
-            }
-            match socket.peer_addr() {
-                Ok(_) => return Poll::Ready(Ok(())),
-                // Still connecting: the writable event was spurious.
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotConnected
-                        || e.raw_os_error() == Some(libc::EINPROGRESS) =>
-                {
-                    self.io.registration().clear_readiness(event);
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
     }
 
     /// Wraps a connected `std` stream (switching it to non-blocking mode) and
@@ -186,136 +166,18 @@ impl TcpStream {
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::split(self)
     }
+}
 
-    /// Polls a read into `buf`: shared by the `AsyncRead` impls and the read half.
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
+impl StreamIo for TcpStream {
+    type Socket = mio::net::TcpStream;
 
-    pub(crate) fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_vectored(cx, bufs)
-    }
-
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-
-    /// Shuts down the write direction; a connection already gone counts as closed.
-    pub(crate) fn close_write(&self) -> io::Result<()> {
-        match self.io.source().shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        }
+    fn io(&self) -> &PollEvented<mio::net::TcpStream> {
+        &self.io
     }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, bufs)
-    }
-}
-
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, bufs)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.close_write())
-    }
-}
-
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.close_write())
-    }
-}
+impl_async_read!(TcpStream, &TcpStream);
+impl_async_write!(TcpStream, &TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

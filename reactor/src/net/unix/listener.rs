@@ -1,15 +1,14 @@
-//! `UnixListener`: accepts Unix domain stream connections.
+//! `UnixListener`: accepts Unix domain stream connections (the accept path and
+//! `Incoming` are shared with `TcpListener`: `net/accept.rs`).
 
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures_core::Stream;
-
+use crate::net::accept;
 use crate::net::unix::UnixStream;
 use crate::poll_evented::PollEvented;
 
@@ -89,11 +88,7 @@ impl UnixListener {
 
     /// Polls for a connection; see [`accept`](UnixListener::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let listener = self.io.source();
-        let (stream, peer) = ready!(self
-            .io
-            .registration()
-            .poll_read_io(cx, || listener.accept()))?;
+        let (stream, peer) = ready!(accept::poll_accept(&self.io, cx))?;
         Poll::Ready(UnixStream::from_accepted(stream, self.io.handle()).map(|s| (s, peer)))
     }
 
@@ -120,25 +115,4 @@ impl fmt::Debug for UnixListener {
     }
 }
 
-/// The stream returned by [`UnixListener::incoming`]: every accepted connection, forever.
-#[must_use = "streams do nothing unless polled"]
-pub struct Incoming<'a> {
-    listener: &'a UnixListener,
-}
-
-impl Stream for Incoming<'_> {
-    type Item = io::Result<UnixStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let (stream, _) = ready!(self.listener.poll_accept(cx))?;
-        Poll::Ready(Some(Ok(stream)))
-    }
-}
-
-impl fmt::Debug for Incoming<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Incoming")
-            .field("listener", self.listener)
-            .finish()
-    }
-}
+accept::incoming!(UnixListener, UnixStream);

@@ -1,20 +1,22 @@
-//! `UnixStream`: a connected Unix domain stream socket.
+//! `UnixStream`: a connected Unix domain stream socket (its connect wait, reads,
+//! writes and shutdown are shared with `TcpStream`: `net/stream_socket.rs`, `net/stream_io.rs`).
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 
+// Named only by the doc links: the impls are written by the `stream_io` macros.
+#[allow(unused_imports)]
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::driver::Handle;
+use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
+use crate::net::stream_socket;
 use crate::net::unix::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::poll_evented::PollEvented;
-use crate::ready::Direction;
 
 /// A Unix domain stream connection.
 ///
@@ -67,29 +69,8 @@ impl UnixStream {
         let stream = UnixStream {
             io: PollEvented::with_handle(socket, &handle)?,
         };
-        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
         Ok(stream)
-    }
-
-    /// Waits until a non-blocking connect has finished, successfully or not.
-    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let socket = self.io.source();
-        loop {
-            let event = ready!(self.io.registration().poll_ready(cx, Direction::Write))?;
-            if let Some(e) = socket.take_error()? {
-                return Poll::Ready(Err(e));
-            }
-            match socket.peer_addr() {
-                Ok(_) => return Poll::Ready(Ok(())),
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotConnected
-                        || e.raw_os_error() == Some(libc::EINPROGRESS) =>
-                {
-                    self.io.registration().clear_readiness(event);
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
     }
 
     /// Two connected streams (`socketpair(2)`), both registered with the current reactor.
@@ -173,134 +154,18 @@ impl UnixStream {
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::split(self)
     }
-
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-
-    pub(crate) fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_vectored(cx, bufs)
-    }
-
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-
-    /// Shuts down the write direction; a connection already gone counts as closed.
-    pub(crate) fn close_write(&self) -> io::Result<()> {
-        match self.io.source().shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        }
-    }
 }
-impl AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, bufs)
+impl StreamIo for UnixStream {
+    type Socket = mio::net::UnixStream;
+
+    fn io(&self) -> &PollEvented<mio::net::UnixStream> {
+        &self.io
     }
 }
 
-impl AsyncRead for &UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, bufs)
-    }
-}
-
-impl AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.close_write())
-    }
-}
-
-impl AsyncWrite for &UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.close_write())
-    }
-}
+impl_async_read!(UnixStream, &UnixStream);
+impl_async_write!(UnixStream, &UnixStream);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
