@@ -5,7 +5,7 @@
 //! (or `scripts/loom.sh`). A lost wake-up shows as a loom deadlock: the worker parked forever
 //! while the model's main thread waits for the task.
 #![cfg(loom)]
-#![allow(dead_code, unused_imports, clippy::all)]
+#![allow(dead_code, unused_imports)]
 
 // The scheduler's source, compiled with loom's thread-locals and loom-aware run queues: see
 // loom_support/mod.rs.
@@ -71,4 +71,32 @@ fn with_two_workers_a_spawn_is_never_stranded_in_a_sleeping_workers_queue() {
         drop(parent);
         rt.finish();
     });
+}
+
+/// Both tasks land in the injector; a worker takes a batch into its own queue
+/// (`steal_batch_and_pop`) and the other may steal from it, or sleep: neither task may be left
+/// behind.
+fn two_tasks_from_outside_on_two_workers() {
+    let rt = Harness::new(2);
+    let ran = Drops::new();
+    let (a, b) = (ran.token(), ran.token());
+    let mut first = rt.spawn_root(async move { drop(a) });
+    let mut second = rt.spawn_root(async move { drop(b) });
+    assert!(join(&mut first).is_ok());
+    assert!(join(&mut second).is_ok());
+    assert_eq!(ran.count(), 2);
+    drop((first, second));
+    rt.finish();
+}
+
+#[test]
+fn with_two_workers_two_tasks_from_outside_both_run_whoever_steals_them() {
+    // Three threads and two queues: about 5 s at one preemption, ~12 min at two.
+    model_bounded(1, two_tasks_from_outside_on_two_workers);
+}
+
+#[test]
+#[ignore = "slow: about 12 minutes (scripts/loom.sh loom_park two_tasks --ignored)"]
+fn with_two_workers_two_tasks_from_outside_both_run_with_two_preemptions() {
+    model_bounded(2, two_tasks_from_outside_on_two_workers);
 }

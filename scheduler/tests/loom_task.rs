@@ -6,7 +6,7 @@
 //! handle resolves (a hang is a loom deadlock), and that nothing leaks (loom's `Arc` leak check:
 //! every task holds an `Arc` of the scheduler, every future and output a `Drops` token).
 #![cfg(loom)]
-#![allow(dead_code, unused_imports, clippy::all)]
+#![allow(dead_code, unused_imports)]
 
 // The scheduler's source, compiled with loom's thread-locals and loom-aware run queues: see
 // loom_support/mod.rs.

@@ -64,11 +64,11 @@ pub use worker::{Scheduler, WorkerRunner};
 /// the worker's back index, a `SeqCst` CAS of the injector's tail; `Stealer::is_empty` loads
 /// with `Acquire` around a `SeqCst` fence, `Injector::is_empty` with `SeqCst`), so loom may
 /// show a checker a stale "empty" exactly where crossbeam could.
+///
+/// The subset of crossbeam-deque 0.8's API the scheduler may use, with its semantics (FIFO
+/// workers; `steal_batch*` moves about half).
+#[allow(dead_code)]
 mod loom_deque {
-    //! The subset of crossbeam-deque 0.8's API the scheduler may use, with its semantics
-    //! (FIFO workers; `steal_batch*` moves about half).
-    #![allow(dead_code)]
-
     use std::collections::VecDeque;
 
     use loom::sync::atomic::{fence, AtomicUsize, Ordering};
@@ -229,6 +229,12 @@ mod loom_deque {
 
     pub struct Injector<T>(Queue<T>);
 
+    impl<T> Default for Injector<T> {
+        fn default() -> Injector<T> {
+            Injector::new()
+        }
+    }
+
     impl<T> Injector<T> {
         pub fn new() -> Injector<T> {
             Injector(Queue::new())
@@ -334,7 +340,8 @@ impl Harness {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.scheduler.spawn(parent, future, SpawnMeta::here(), "model")
+        self.scheduler
+            .spawn(parent, future, SpawnMeta::here(), "model")
     }
 
     /// Spawns `future` under the root.
@@ -343,7 +350,8 @@ impl Harness {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn(self.root.node(), future).expect("the root is open")
+        self.spawn(self.root.node(), future)
+            .expect("the root is open")
     }
 
     /// Waits for every task to complete without cancelling anything, then stops the workers.
@@ -435,6 +443,12 @@ impl Drop for DropToken {
 #[derive(Clone)]
 pub struct Event(loom::sync::Arc<loom::sync::Mutex<(bool, Option<Waker>)>>);
 
+impl Default for Event {
+    fn default() -> Event {
+        Event::new()
+    }
+}
+
 impl Event {
     pub fn new() -> Event {
         Event(loom::sync::Arc::new(loom::sync::Mutex::new((false, None))))
@@ -469,9 +483,15 @@ impl Event {
 
 /// Runs `body` under loom with a preemption bound (default 2; `LOOM_MAX_PREEMPTIONS` wins).
 pub fn model(body: impl Fn() + Sync + Send + 'static) {
+    model_bounded(2, body);
+}
+
+/// Runs `body` under loom with at most `preemptions` preemptions, unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise (for models whose state space explodes at 2).
+pub fn model_bounded(preemptions: usize, body: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if std::env::var("LOOM_MAX_PREEMPTIONS").is_err() {
-        builder.preemption_bound = Some(2);
+        builder.preemption_bound = Some(preemptions);
     }
     builder.check(body);
 }
