@@ -98,6 +98,21 @@ impl Builder {
             .unwrap_or_else(|e| panic!("Scope::spawn: {e}"))
     }
 
+    /// Spawns into `scope`, or fails if the scope has closed or its limit is reached.
+    #[track_caller]
+    pub fn try_spawn_in<F>(
+        self,
+        scope: &crate::Scope,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = self.meta();
+        scope.spawn_with(future, meta)
+    }
+
     #[track_caller]
     fn meta(self) -> SpawnMeta {
         let mut meta = match self.name {

@@ -22,7 +22,9 @@ pub(crate) struct Control {
 struct ControlState {
     deadline: Option<Deadline>,
     shutdown_requested: bool,
-    shutdown_waiters: Vec<Waker>,
+    /// One entry per pending `ShutdownRequested` future, removed when it is dropped: a server
+    /// whose every connection waits for the signal holds memory for live connections only.
+    shutdown_waiters: slab::Slab<Waker>,
     limit: Option<usize>,
     running: usize,
     slot_waiters: VecDeque<Waker>,
@@ -82,7 +84,7 @@ impl Control {
             );
             std::mem::take(&mut state.shutdown_waiters)
         };
-        for w in waiters {
+        for w in waiters.into_iter().map(|(_, w)| w) {
             nursery_scheduler::context::wake_guarded(w);
         }
     }
@@ -91,19 +93,31 @@ impl Control {
         self.state.lock().shutdown_requested
     }
 
-    pub(crate) fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Polls for the shutdown request; `key` is the caller's slot among the waiters.
+    pub(crate) fn poll_shutdown(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.state.lock();
         if state.shutdown_requested {
+            // The request drained the waiters: the key is stale, nothing to remove.
+            *key = None;
             return Poll::Ready(());
         }
-        if !state
-            .shutdown_waiters
-            .iter()
-            .any(|w| w.will_wake(cx.waker()))
-        {
-            state.shutdown_waiters.push(cx.waker().clone());
+        match key.and_then(|k| state.shutdown_waiters.get_mut(k)) {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => *key = Some(state.shutdown_waiters.insert(cx.waker().clone())),
         }
         Poll::Pending
+    }
+
+    /// A `ShutdownRequested` future went away before the request.
+    pub(crate) fn forget_shutdown_waiter(&self, key: usize) {
+        let mut state = self.state.lock();
+        // After a request the slab was drained and no key is reused: nothing to remove.
+        if !state.shutdown_requested {
+            let removed = state.shutdown_waiters.try_remove(key);
+            drop(state);
+            drop(removed);
+        }
     }
 
     pub(crate) fn set_limit(&self, limit: usize) {

@@ -187,6 +187,7 @@ impl Scope {
     pub fn shutdown_requested(&self) -> ShutdownRequested {
         ShutdownRequested {
             control: self.control.clone(),
+            key: None,
         }
     }
 
@@ -225,13 +226,24 @@ impl fmt::Debug for Scope {
 #[must_use = "futures do nothing unless awaited"]
 pub struct ShutdownRequested {
     control: Arc<Control>,
+    /// This future's slot among the scope's waiters, once it has waited.
+    key: Option<usize>,
 }
 
 impl Future for ShutdownRequested {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.control.poll_shutdown(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        this.control.poll_shutdown(&mut this.key, cx)
+    }
+}
+
+impl Drop for ShutdownRequested {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.control.forget_shutdown_waiter(key);
+        }
     }
 }
 
