@@ -66,6 +66,7 @@ for bin in $bins; do
         status=1
         grep -E -A12 "Invalid (read|write|free)|uninitialised|definitely lost in loss record" "$log" \
             | sed 's/^==[0-9]*== /    /' | head -60
+        grep -E -A2 "^thread '.*' .*panicked at" "$log" | sed 's/^/    /' | head -20
     fi
 done
 exit $status

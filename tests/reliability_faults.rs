@@ -280,7 +280,6 @@ async fn register_panicking_waker<F: Future + Send>(future: F, hold: Duration) {
 }
 
 #[test]
-#[ignore = "bug: runtime/src/time/wheels.rs Timers::fire lets a waker's panic unwind out of WorkerPark::park: the worker thread dies, its wheel's timers never fire again"]
 fn a_waker_that_panics_when_the_timer_fires_leaves_the_others_running() {
     fault_test("waker_panics_timer", |rt, bystanders| {
         let culprits: Vec<_> = (0..4)
@@ -302,7 +301,6 @@ fn a_waker_that_panics_when_the_timer_fires_leaves_the_others_running() {
 }
 
 #[test]
-#[ignore = "bug: Reactor::turn re-raises a waker's panic (wake_all) and runtime/src/driver.rs Driver::turn does not catch it: the worker thread dies"]
 fn a_waker_that_panics_when_the_reactor_wakes_it_leaves_the_others_running() {
     fault_test("waker_panics_reactor", |rt, bystanders| {
         let culprit = rt.handle().spawn(async {
@@ -333,7 +331,6 @@ fn a_waker_that_panics_when_the_reactor_wakes_it_leaves_the_others_running() {
 }
 
 #[test]
-#[ignore = "bug: scheduler/src/task/tree.rs complete_one wakes the join waker unguarded: its panic kills the worker mid-completion, the parent never completes"]
 fn a_waker_that_panics_when_a_child_completes_leaves_the_tree_intact() {
     // The join waker is woken by whichever worker completes the child, in the middle of the
     // tree's completion (`complete_one`).
@@ -387,7 +384,6 @@ fn a_task_blocking_its_worker_for_seconds_does_not_stop_the_other_worker() {
 }
 
 #[test]
-#[ignore = "bug: a worker blocked in a poll stalls every timer in its wheel: only the owner fires a wheel (runtime/src/time/wheels.rs Timers::fire)"]
 fn every_other_task_keeps_running_while_a_worker_is_blocked() {
     fault_test("blocking_task_every_task", |rt, bystanders| {
         let progress = progress_while_a_worker_is_blocked(rt, bystanders);

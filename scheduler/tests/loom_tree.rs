@@ -188,7 +188,7 @@ fn owner_waits_for_a_racing_cancel(check_first: bool) {
 /// then waits forever for the block_on group. This model is the counter-example: it always
 /// fails; the owners must follow the next one.
 #[test]
-#[ignore = "bug (block_on up to e4dd90f): checking is_cancelled/has_failed before registering the waker misses a cancel in between; Runtime::drop hangs"]
+#[ignore = "models the order block_on and scopes used before 7af362d (check, then register): it fails by design; the order they use now is the model below"]
 fn a_cancel_racing_the_owners_first_wait_wakes_the_owner() {
     model(|| owner_waits_for_a_racing_cancel(true));
 }
