@@ -181,20 +181,10 @@ fn owner_waits_for_a_racing_cancel(check_first: bool) {
     rt.finish();
 }
 
-/// The owner checks, then registers, then sleeps: the order `runtime/src/block_on.rs` (and the
-/// scope future, `runtime/src/scope/core.rs`) used up to e4dd90f. A cancel (runtime shutdown
-/// from another thread) that lands between the check and the first registration finds no
-/// waker to wake (JOIN_WAKER is not set yet), and the owner sleeps forever: `Runtime::drop`
-/// then waits forever for the block_on group. This model is the counter-example: it always
-/// fails; the owners must follow the next one.
-#[test]
-#[ignore = "models the order block_on and scopes used before 7af362d (check, then register): it fails by design; the order they use now is the model below"]
-fn a_cancel_racing_the_owners_first_wait_wakes_the_owner() {
-    model(|| owner_waits_for_a_racing_cancel(true));
-}
-
-/// The same race with the owner registering before it looks: the two read-modify-writes of the
-/// state word (CANCELLED, JOIN_WAKER) are ordered, so one side always sees the other.
+/// A cancel (runtime shutdown) racing an owner's first wait (block_on's loop): the owner
+/// registers before it looks, and the two read-modify-writes of the state word (CANCELLED,
+/// JOIN_WAKER) are ordered, so one side always sees the other. (Checking first, then
+/// registering — the order block_on used before 7af362d — loses the cancel.)
 #[test]
 fn an_owner_that_registers_before_checking_never_misses_a_cancel() {
     model(|| owner_waits_for_a_racing_cancel(false));
