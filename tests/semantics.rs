@@ -450,3 +450,34 @@ fn short_polls_are_never_reported_as_stalls() {
     drop(rt);
     assert_eq!(reports.load(SeqCst), 0);
 }
+
+#[test]
+fn the_printed_task_tree_of_a_deep_chain_stays_small() {
+    let rt = runtime(2);
+    let handle = rt.handle().clone();
+    let text = rt.block_on(async move {
+        // A chain 200 deep: each task spawns the next and waits on a signal that never comes.
+        fn link(depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+            Box::pin(async move {
+                if depth > 0 {
+                    nursery::spawn(link(depth - 1));
+                }
+                std::future::pending::<()>().await
+            })
+        }
+        let chain = nursery::spawn(link(200));
+        while handle.task_tree().task_count() < 201 {
+            nursery::task::yield_now().await;
+        }
+        let text = handle.task_tree().to_string();
+        chain.cancel();
+        let _ = chain.await;
+        text
+    });
+    let longest = text.lines().map(str::len).max().unwrap();
+    assert!(
+        longest < 200,
+        "indentation grew with depth: {longest} chars"
+    );
+    assert!(text.contains("[depth 150]"), "deep lines say their depth");
+}

@@ -50,12 +50,20 @@ impl TaskTree {
     }
 }
 
+/// Levels of indentation before the dump switches to printing the depth.
+const MAX_INDENT: usize = 32;
+
 impl fmt::Display for TaskTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (depth, node) in &self.nodes {
             let mut line = String::new();
-            for _ in 0..*depth {
+            // Indentation stops growing at MAX_INDENT levels (a chain 100,000 deep would
+            // otherwise print gigabytes of spaces); deeper lines say their depth instead.
+            for _ in 0..(*depth).min(MAX_INDENT) {
                 line.push_str("  ");
+            }
+            if *depth > MAX_INDENT {
+                write!(line, "[depth {depth}] ")?;
             }
             match &node.name {
                 Some(name) => write!(line, "'{name}' #{}", node.id)?,
