@@ -22,8 +22,10 @@ pub(crate) struct Driver {
     pub(crate) timers: Timers,
 }
 
-/// One per worker: a token (`notified`) so that an unpark before the park is not lost.
+/// One per worker: a token (`notified`) so that an unpark before the park is not lost. Alone on
+/// its cache lines, so that one worker's parking does not disturb its neighbour's.
 #[derive(Default)]
+#[repr(align(128))]
 struct Parker {
     state: Mutex<ParkState>,
     condvar: Condvar,

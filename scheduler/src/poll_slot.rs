@@ -6,8 +6,10 @@ use std::ptr;
 
 use crate::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
 
-/// One worker's slot.
+/// One worker's slot, alone on its cache lines: every poll writes it, and two workers' slots on
+/// one line would bounce that line between cores on every poll.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct PollSlot {
     /// Odd while a poll is in progress; bumped at every start and end.
     seq: AtomicU64,
