@@ -36,6 +36,13 @@ pub struct Handle {
 impl Handle {
     /// The runtime of the calling thread (a worker, or inside `block_on`).
     ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::new().unwrap();
+    /// let workers = rt.block_on(async { nursery_runtime::Handle::current().worker_threads() });
+    /// assert_eq!(workers, rt.handle().worker_threads());
+    /// assert!(nursery_runtime::Handle::try_current().is_none(), "not inside a runtime here");
+    /// ```
+    ///
     /// # Panics
     /// Outside a runtime, with a message saying so.
     #[track_caller]
@@ -64,6 +71,13 @@ impl Handle {
     }
 
     /// Like [`spawn`](Handle::spawn), but returns an error once the runtime has shut down.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// drop(rt);
+    /// assert!(handle.try_spawn(async {}).unwrap_err().is_closed());
+    /// ```
     #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
     where

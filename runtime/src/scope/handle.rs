@@ -24,6 +24,13 @@ pub struct Scope {
 impl Scope {
     /// Spawns a child of the scope.
     ///
+    /// ```
+    /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
+    ///     let child = s.spawn(async { 21 * 2 });
+    ///     assert_eq!(child.await.unwrap(), 42);
+    /// }));
+    /// ```
+    ///
     /// # Panics
     /// If the scope has closed (its future returned and every child is gone), or if its
     /// concurrency limit is reached; see [`try_spawn`](Scope::try_spawn) and
@@ -39,6 +46,13 @@ impl Scope {
     }
 
     /// Spawns a child, or fails if the scope has closed or its limit is reached.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::new().unwrap();
+    /// let escaped = rt.block_on(nursery_runtime::scope(|s| async move { s.clone() }));
+    /// // The scope has returned: it is closed.
+    /// assert!(escaped.try_spawn(async {}).unwrap_err().is_closed());
+    /// ```
     #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
     where
@@ -89,6 +103,20 @@ impl Scope {
     /// Spawns a shielded child: it is not cancelled with the scope (nor by a sibling's failure),
     /// only through its own handle or at runtime shutdown, and the scope still waits for it. For
     /// cleanup that must finish.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery_runtime::time::sleep;
+    /// nursery_runtime::Runtime::new().unwrap().block_on(async {
+    ///     let out = nursery_runtime::move_on_after(Duration::from_millis(1), |s| async move {
+    ///         let cleanup = s.spawn_shielded(async { sleep(Duration::from_millis(5)).await; "flushed" });
+    ///         sleep(Duration::from_secs(60)).await; // cancelled by the deadline
+    ///         cleanup
+    ///     })
+    ///     .await;
+    ///     assert!(out.is_none(), "the deadline fired, yet the scope waited for the cleanup");
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn_shielded<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -135,6 +163,16 @@ impl Scope {
 
     /// Limits how many children run at once (Go's `errgroup.SetLimit`): `spawn_wait` waits for a
     /// slot, `try_spawn` fails with [`SpawnError::is_full`], `spawn` panics when full.
+    ///
+    /// ```
+    /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
+    ///     s.set_limit(1);
+    ///     let _busy = s.spawn(std::future::pending::<()>());
+    ///     assert!(s.try_spawn(async {}).unwrap_err().is_full());
+    ///     assert_eq!(s.limit(), Some(1));
+    ///     s.cancel();
+    /// }));
+    /// ```
     pub fn set_limit(&self, limit: usize) {
         assert!(
             limit > 0,
@@ -150,6 +188,15 @@ impl Scope {
 
     /// Cancels every child of the scope, and every child spawned into it from now on. The body
     /// keeps running (check [`is_cancelled`](Scope::is_cancelled)).
+    ///
+    /// ```
+    /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
+    ///     let forever = s.spawn(std::future::pending::<()>());
+    ///     s.cancel();
+    ///     assert!(s.is_cancelled());
+    ///     assert!(forever.await.unwrap_err().is_cancelled());
+    /// }));
+    /// ```
     pub fn cancel(&self) {
         self.node.cancel();
     }
@@ -197,6 +244,17 @@ impl Scope {
     }
 
     /// The deadline after which the scope's children are cancelled, if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// nursery_runtime::Runtime::new().unwrap().block_on(async {
+    ///     nursery_runtime::fail_after(Duration::from_secs(5), |s| async move {
+    ///         assert!(s.deadline().is_some());
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.control.deadline().map(|d| d.at)
     }
@@ -204,6 +262,18 @@ impl Scope {
     /// Calls `handler` with each child failure that stays at the child: in a
     /// [`supervised`](crate::supervised) scope, every child failure. (In other scopes failures
     /// travel up instead and the handler is not called.)
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let failures = Arc::new(AtomicUsize::new(0));
+    /// let seen = failures.clone();
+    /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::supervised(|s| async move {
+    ///     s.on_child_failure(move |_err| { seen.fetch_add(1, Ordering::SeqCst); });
+    ///     let _ = s.spawn(async { panic!("one request failed") }).await;
+    /// }));
+    /// assert_eq!(failures.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn on_child_failure(&self, handler: impl Fn(&JoinError) + Send + Sync + 'static) {
         self.node.on_child_failure(handler);
     }
