@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -57,6 +58,9 @@ pub(crate) type StallHook = Arc<dyn Fn(&StallReport) + Send + Sync>;
 pub(crate) struct Monitor {
     state: Mutex<MonitorState>,
     condvar: Condvar,
+    /// Mirrors `MonitorState::sleeping` for the workers' park path, which must not take the lock
+    /// just to find the monitor awake.
+    asleep: AtomicBool,
 }
 
 #[derive(Default)]
@@ -72,6 +76,7 @@ impl Monitor {
         let mut state = self.state.lock();
         if state.sleeping {
             state.sleeping = false;
+            self.asleep.store(false, Relaxed);
             self.condvar.notify_one();
         }
     }
@@ -83,7 +88,7 @@ impl Monitor {
 
     /// Whether the monitor is asleep (cheap check for the workers' fast path).
     pub(crate) fn is_sleeping(&self) -> bool {
-        self.state.lock().sleeping
+        self.asleep.load(Relaxed)
     }
 }
 
@@ -118,6 +123,7 @@ fn watch(
             }
             if quiet_rounds >= 2 {
                 state.sleeping = true;
+                monitor.asleep.store(true, Relaxed);
                 while state.sleeping && !state.stop {
                     monitor.condvar.wait(&mut state);
                 }

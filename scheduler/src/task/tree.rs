@@ -252,7 +252,7 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
         .is_some_and(|p| !p.header().state.load().is_supervised());
     let mut failure_up = None;
 
-    let before = if snapshot.is_group() {
+    if snapshot.is_group() {
         // The owner (scope future, block_on) re-raises a group's failure; a group whose owner
         // is gone hands it up instead, so it is never lost.
         match failure {
@@ -260,38 +260,31 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
             Some(f) => header.tree.lock().failure = Some(f),
             None => {}
         }
-        header.state.transition_to_complete()
-    } else {
-        if let Some(f) = failure {
-            let err = if propagates {
-                let summary = f.summary();
-                failure_up = Some(f);
-                JoinError::panic(summary)
-            } else {
-                let err = JoinError::panic(f);
-                if let Some(parent) = &parent {
-                    report_to_supervisor(parent, &err, snapshot.has_join_interest());
-                }
-                err
-            };
-            // SAFETY: BODY_DONE is set and COMPLETE is not: only the completer touches the stage.
-            unsafe { (header.vtable.set_error)(node.ptr(), err) };
-        }
-        // The parent learns of the failure (and is cancelled) before anyone can see this
-        // task complete: a parent awaiting this handle must be stopped at that poll point, not
-        // be handed the error to act on.
-        if let (Some(parent), Some(failure)) = (&parent, failure_up.take()) {
-            record_failure(parent, failure);
-        }
-        let before = header.state.transition_to_complete();
-        if !before.has_join_interest() {
-            // SAFETY: the join handle is gone, so the completer owns the output.
-            unsafe { (header.vtable.drop_output)(node.ptr()) };
-        }
-        before
-    };
+    } else if let Some(f) = failure {
+        let err = if propagates {
+            let summary = f.summary();
+            failure_up = Some(f);
+            JoinError::panic(summary)
+        } else {
+            let err = JoinError::panic(f);
+            if let Some(parent) = &parent {
+                report_to_supervisor(parent, &err, snapshot.has_join_interest());
+            }
+            err
+        };
+        // SAFETY: BODY_DONE is set and COMPLETE is not: only the completer touches the stage.
+        unsafe { (header.vtable.set_error)(node.ptr(), err) };
+    }
+    // The parent learns of the failure (and is cancelled) before anyone can see this node
+    // complete: a parent awaiting this handle must be stopped at that poll point, not be handed
+    // the error to act on.
     if let (Some(parent), Some(failure)) = (&parent, failure_up) {
         record_failure(parent, failure);
+    }
+    let before = header.state.transition_to_complete();
+    if !snapshot.is_group() && !before.has_join_interest() {
+        // SAFETY: the join handle is gone, so the completer owns the output.
+        unsafe { (header.vtable.drop_output)(node.ptr()) };
     }
     if before.has_join_waker() {
         let waiter = header.tree.lock().waiter.take();
