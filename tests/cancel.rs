@@ -180,3 +180,81 @@ fn children_spawned_by_a_cancelled_task_during_teardown_are_cancelled_too() {
         assert_eq!(drops.count(), 1, "the late child was cancelled and awaited");
     });
 }
+
+/// Runs `f` on its own thread and fails the test if it has not returned within 10 s: for rules
+/// whose violation shows as a task that is never cancelled, so a hang.
+fn within_10_s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done_tx.send(f()).unwrap());
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a cancelled subtree was not gone within 10 s")
+}
+
+// A task joins its parent's child list only when it first waits (so short tasks never take the
+// parent's lock). The next three tests pin down that a cancel still reaches every task, wherever
+// it lands in that life.
+
+#[test]
+fn a_child_whose_parent_is_cancelled_before_the_childs_first_poll_never_runs() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    within_10_s(move || {
+        // One worker, busy in the scope body: the child cannot run before the cancel.
+        let rt = runtime(1);
+        let outer = rt.handle().spawn(nursery::scope(|s| async move {
+            let child = s.spawn(async move { r.store(true, SeqCst) });
+            s.cancel();
+            child.await
+        }));
+        let child = rt.block_on(outer).unwrap();
+        assert!(child.unwrap_err().is_cancelled());
+    });
+    assert!(
+        !ran.load(SeqCst),
+        "the child's body ran after its scope was cancelled"
+    );
+}
+
+#[test]
+fn a_cancel_landing_during_a_tasks_first_poll_reaches_it_and_the_children_it_spawned() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let drops = DropCounter::new();
+    let (r, d) = (ran.clone(), drops.clone());
+    within_10_s(move || {
+        // One worker: the scope's cancel walk runs inside the task's first poll, before the task
+        // or its child is in any list.
+        let rt = runtime(1);
+        let outer = rt.handle().spawn(nursery::scope(|s| async move {
+            let scope = s.clone();
+            s.spawn(async move {
+                nursery::spawn(async move { r.store(true, SeqCst) });
+                scope.cancel();
+                pending_forever(d.token()).await
+            });
+        }));
+        rt.block_on(outer).unwrap();
+    });
+    assert_eq!(drops.count(), 1, "the task's future was dropped");
+    assert!(!ran.load(SeqCst), "its child ran after the cancel");
+}
+
+#[test]
+fn a_task_that_returns_while_its_children_run_stays_reachable_by_a_cancel() {
+    let drops = DropCounter::new();
+    let d = drops.clone();
+    within_10_s(move || {
+        let rt = runtime(2);
+        rt.block_on(nursery::scope(|s| async move {
+            let (spawned_tx, spawned_rx) = oneshot::channel::<()>();
+            s.spawn(async move {
+                // Returns at once; the child keeps its parent (this task) waiting.
+                nursery::spawn(pending_forever(d.token()));
+                spawned_tx.send(()).unwrap();
+            });
+            spawned_rx.await.unwrap();
+            s.cancel();
+        }));
+    });
+    assert_eq!(drops.count(), 1, "the grandchild was cancelled and awaited");
+}

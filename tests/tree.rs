@@ -4,6 +4,7 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::oneshot;
 use support::{runtime, stays_pending};
@@ -48,15 +49,27 @@ fn a_spawned_task_is_a_child_of_the_task_that_spawned_it() {
 fn tasks_spawned_from_outside_any_task_belong_to_the_root() {
     let rt = runtime(1);
     let (release_tx, release_rx) = oneshot::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
     let task = rt.handle().spawn(async move {
+        started_tx.send(()).unwrap();
         let _ = release_rx.await;
     });
-    let mut parent = None;
-    rt.handle().root().walk(|_, info| {
-        if info.id == task.id() {
-            parent = Some(info.parent);
+    // An unnamed task joins its parent's list when it first waits (just after this signal), and
+    // is counted as "starting" until then.
+    started_rx.recv().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let parent = loop {
+        let mut parent = None;
+        rt.handle().root().walk(|_, info| {
+            if info.id == task.id() {
+                parent = Some(info.parent);
+            }
+        });
+        if parent.is_some() || std::time::Instant::now() > deadline {
+            break parent;
         }
-    });
+        std::thread::yield_now();
+    };
     assert_eq!(parent, Some(Some(rt.handle().root().id())));
     release_tx.send(()).unwrap();
     rt.block_on(task).unwrap();

@@ -74,6 +74,9 @@ impl fmt::Display for TaskTree {
             if node.live_children > 0 {
                 write!(line, ", {} children", node.live_children)?;
             }
+            if node.starting_children > 0 {
+                write!(line, ", {} starting", node.starting_children)?;
+            }
             line.push(']');
             if let Some(at) = node.location {
                 write!(line, " at {at}")?;

@@ -1,5 +1,6 @@
 //! Loom models of the task tree: a child completing while its parent is cancelled, a spawn into
-//! a group racing the group's close or cancel, a hold racing completion (`task/tree.rs`,
+//! a group racing the group's close or cancel, a cancel racing a task's first poll (before it
+//! or its child is listed), a hold racing completion (`task/tree.rs`,
 //! `group.rs`, `task/node.rs`).
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p nursery-scheduler --test loom_tree --release`
@@ -123,6 +124,44 @@ fn a_spawn_into_a_group_racing_its_cancel_is_born_cancelled_or_cancelled_by_the_
         group.close();
         wait(|cx| group.poll_complete(cx));
         assert_eq!(child_drops.count(), 1);
+        drop(group);
+        rt.finish();
+    });
+}
+
+#[test]
+fn a_cancel_racing_a_tasks_first_poll_reaches_it_and_the_child_it_spawns() {
+    // A task joins its parent's list only when it first waits, and its child is not listed
+    // when the task is: the cancel walk may find neither. The first-poll check and the
+    // inheritance at listing time must still stop both (else: a loom deadlock).
+    model(|| {
+        let rt = Harness::new(1);
+        let group = rt
+            .scheduler
+            .new_group(rt.root.node(), false, None, "scope")
+            .unwrap();
+        let drops = Drops::new();
+        let (task_token, child_token) = (drops.token(), drops.token());
+        let scheduler = rt.scheduler.clone();
+        let task = async move {
+            let _token = task_token;
+            spawn_child(&scheduler, async move {
+                let _token = child_token;
+                std::future::pending::<()>().await;
+            });
+            std::future::pending::<()>().await;
+        };
+        drop(
+            rt.scheduler
+                .spawn(group.node(), task, SpawnMeta::here(), "scope")
+                .unwrap(),
+        );
+        let node = group.node().clone();
+        let canceller = loom::thread::spawn(move || node.cancel());
+        canceller.join().unwrap();
+        group.close();
+        wait(|cx| group.poll_complete(cx));
+        assert_eq!(drops.count(), 2, "the task and its child were both dropped");
         drop(group);
         rt.finish();
     });

@@ -13,23 +13,28 @@ use crate::sync::atomic::AtomicUsize;
 use crate::sync::{Mutex, UnsafeCell};
 use crate::worker::Shared;
 
+/// Field order matters: the fields a node's children and spawners write (`pending`, `tree`) come
+/// last, at least 64 bytes after `state`, so they never share a cache line with it. A child
+/// reads its parent's `state` at its first poll (was the parent cancelled?); with thousands of
+/// siblings spawned and completing, the line holding `pending` is always being written
+/// somewhere else, while `state` (of a group, especially) rarely changes and stays cached.
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) state: State,
-    /// One for the body (the future, or a group's owner) plus one per child not yet complete.
-    /// The node completes when it reaches zero; no child can be added after that.
-    pub(crate) pending: AtomicUsize,
     pub(crate) vtable: &'static Vtable,
     /// The parent's reference held by this node; taken by whoever completes the node.
     pub(crate) parent: UnsafeCell<Option<NonNull<Header>>>,
     /// Links in the parent's child list. Guarded by the parent's `tree` lock.
     pub(crate) siblings: UnsafeCell<Siblings>,
-    pub(crate) tree: Mutex<Tree>,
     /// Where a wake pushes this task (`None` for groups). Not counted: a task is only pushed
     /// while its body is not done, and the runtime frees its scheduler only after every task's
     /// body is done (or never, if it gave up waiting for them).
     pub(crate) scheduler: Option<NonNull<Shared>>,
     pub(crate) meta: Meta,
+    /// One for the body (the future, or a group's owner) plus one per child not yet complete.
+    /// The node completes when it reaches zero; no child can be added after that.
+    pub(crate) pending: AtomicUsize,
+    pub(crate) tree: Mutex<Tree>,
 }
 
 #[derive(Default)]
@@ -88,13 +93,13 @@ impl Header {
     ) -> Header {
         Header {
             state: State::new(kind, meta.shielded),
-            pending: AtomicUsize::new(1),
             vtable,
             parent: UnsafeCell::new(parent),
             siblings: UnsafeCell::new(Siblings::default()),
-            tree: Mutex::new(Tree::default()),
             scheduler,
             meta,
+            pending: AtomicUsize::new(1),
+            tree: Mutex::new(Tree::default()),
         }
     }
 }
@@ -124,4 +129,13 @@ unsafe fn group_dealloc(ptr: NonNull<Header>) {
     // SAFETY: groups are allocated as `Box<Header>` in `NodeRef::new_group`, and the caller
     // held the last reference, so nothing else can reach the allocation.
     drop(unsafe { Box::from_raw(ptr.as_ptr()) });
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    #[test]
+    fn what_children_write_is_a_cache_line_away_from_the_state_word() {
+        assert!(std::mem::offset_of!(super::Header, pending) >= 64);
+        assert!(std::mem::offset_of!(super::Header, tree) >= 64);
+    }
 }

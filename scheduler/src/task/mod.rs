@@ -23,6 +23,7 @@ use header::{Header, PollOutcome};
 use meta::Meta;
 use state::{Kind, ToIdle, ToRunning};
 
+use crate::sync::atomic::Ordering::Acquire;
 use crate::sync::Arc;
 use crate::worker::Shared;
 
@@ -42,6 +43,7 @@ where
     if !tree::try_reserve_child(parent_header) {
         return Err(SpawnError::closed(what));
     }
+    let named = meta.name.is_some();
     let cell = Box::new(Cell {
         header: Header::new(
             Kind::Task,
@@ -53,9 +55,12 @@ where
         stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
     });
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
-    tree::link_child(parent_header, ptr, false);
+    if named {
+        tree::link_new_child(parent_header, ptr, false);
+    }
     // SAFETY: a new task starts with three references: the queue's, the handle's, and the
-    // parent list's (owned by `link_child`).
+    // parent list's (held in reserve until the task joins the list: at once if it is named,
+    // else when it first waits).
     let (queued, joined) = unsafe { (NodeRef::from_raw(ptr), NodeRef::from_raw(ptr)) };
     shared.schedule(queued, false);
     // SAFETY: the cell's future outputs `F::Output`; the join interest starts set.
@@ -79,7 +84,7 @@ pub(crate) fn new_group(
         Some(parent.ptr()),
         Meta::new(id, meta),
     );
-    tree::link_child(parent_header, group.ptr(), true);
+    tree::link_new_child(parent_header, group.ptr(), true);
     Ok(group)
 }
 
@@ -94,13 +99,20 @@ pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
     // The future's code (its poll, or its Drop when cancelled) runs as this node: what it spawns
     // becomes the task's child.
     let current = crate::context::enter_node(task.ptr());
+    let listed = header.state.load().is_listed();
     let outcome = match transition {
         ToRunning::Stale => unreachable!(),
         ToRunning::Cancel => cancelled(&task),
+        ToRunning::Poll if !listed && tree::cancelled_before_first_poll(&task) => cancelled(&task),
         ToRunning::Poll => {
             let _budget = crate::coop::reset_budget();
             // SAFETY: we hold RUNNING and the queue's reference.
-            match unsafe { (header.vtable.poll)(task.ptr()) } {
+            let outcome = unsafe { (header.vtable.poll)(task.ptr()) };
+            if !listed && matches!(outcome, PollOutcome::Pending) {
+                // It waits: from now on a cancel walk must be able to find it.
+                tree::join_parent_list(&task);
+            }
+            match outcome {
                 PollOutcome::Pending => match header.state.transition_to_idle() {
                     ToIdle::Idle => return,
                     ToIdle::Requeue => return requeue(task),
@@ -113,6 +125,11 @@ pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
     };
     drop(current);
     header.state.transition_to_body_done();
+    if !listed && !header.state.load().is_listed() && header.pending.load(Acquire) > 1 {
+        // Done, but children it spawned still run: they must stay reachable from the tree. No
+        // child can be added now (only the body spawns into a task), so `1` means none is left.
+        tree::join_parent_list(&task);
+    }
     if let Some(failure) = outcome {
         tree::record_failure(&task, failure);
     }

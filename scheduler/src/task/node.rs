@@ -157,8 +157,12 @@ pub struct NodeInfo {
     pub age: std::time::Duration,
     /// Where it was spawned, if known.
     pub location: Option<&'static std::panic::Location<'static>>,
-    /// Children not yet complete.
+    /// Children not yet complete, `starting_children` included.
     pub live_children: usize,
+    /// Children that have not yet had to wait: queued for their first poll, or in it. They join
+    /// the tree's lists (and so the dump) only when they first wait, so the dump counts them
+    /// here instead of listing them.
+    pub starting_children: usize,
 }
 
 impl Clone for NodeRef {

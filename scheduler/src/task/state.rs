@@ -19,6 +19,11 @@
 //! * `HAS_GROUPS`, `FAILED`, `JOIN_WAKER`: set once, never cleared: a group child was linked
 //!   under this node; a failure is stored in its `tree`; a waiter is stored in its `tree`. They
 //!   let the hot paths skip taking the node's lock when there is nothing to find.
+//! * `LISTED`: the node is in its parent's child list. Groups and named tasks are listed when
+//!   created; any other task joins the list only when it first has to wait (returns `Pending`,
+//!   or finishes its body with children still running), set then by the holder of RUNNING. A
+//!   task that runs to completion in its first poll, the common case for short tasks, never
+//!   touches its parent's lock.
 //! * `GROUP`, `SUPERVISED`, `ROOT`, `SHIELDED`: fixed at creation; what kind of node this is.
 //!
 //! The upper bits count references. Nothing outside this file touches the word directly.
@@ -49,6 +54,8 @@ const HAS_GROUPS: usize = 1 << 11;
 const FAILED: usize = 1 << 12;
 /// A waiter (join handle's or owner's waker) is stored in the node's `tree`.
 const JOIN_WAKER: usize = 1 << 13;
+/// The node is in its parent's child list (see the module docs).
+const LISTED: usize = 1 << 14;
 
 const REF_SHIFT: usize = 16;
 const REF_ONE: usize = 1 << REF_SHIFT;
@@ -100,6 +107,9 @@ impl Snapshot {
     }
     pub(crate) fn has_join_waker(self) -> bool {
         self.0 & JOIN_WAKER != 0
+    }
+    pub(crate) fn is_listed(self) -> bool {
+        self.0 & LISTED != 0
     }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
@@ -165,8 +175,9 @@ pub(crate) struct State {
 
 impl State {
     /// A new task: notified (it is about to be queued), with references for the queue, the
-    /// join handle and its parent's child list; or a group with references for its owner and
-    /// its parent's child list; or a root, with one for its owner.
+    /// join handle and its parent's child list (held in reserve until it joins the list); or a
+    /// group with references for its owner and its parent's child list; or a root, with one for
+    /// its owner.
     pub(crate) fn new(kind: Kind, shielded: bool) -> State {
         let mut word = match kind {
             Kind::Task => NOTIFIED | JOIN_INTEREST | (3 * REF_ONE),
@@ -282,6 +293,11 @@ impl State {
 
     pub(crate) fn set_has_groups(&self) {
         self.word.fetch_or(HAS_GROUPS, Release);
+    }
+
+    /// The node joined its parent's child list (call with the parent's lock held).
+    pub(crate) fn set_listed(&self) {
+        self.word.fetch_or(LISTED, Release);
     }
 
     pub(crate) fn set_failed(&self) {

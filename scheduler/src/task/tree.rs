@@ -3,14 +3,15 @@
 //!
 //! Locking: each node's `tree` mutex guards its own child list, waiter and failure. No code holds
 //! two of these locks at once, and none is global: spawns and completions under different parents
-//! never contend. Every walk over the tree (cancel, complete, dump) is iterative, so a chain
+//! never contend. A task joins its parent's list only when it first waits (`join_parent_list`),
+//! so short tasks under one parent do not contend either. Every walk over the tree (cancel, complete, dump) is iterative, so a chain
 //! 100,000 deep costs heap, not stack.
 
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 use super::error::{Failure, JoinError};
-use super::header::Header;
+use super::header::{Header, Tree};
 use super::node::{NodeInfo, NodeRef};
 use super::state::ToNotified;
 use crate::sync::atomic::Ordering::*;
@@ -32,23 +33,92 @@ pub(crate) fn try_reserve_child(parent: &Header) -> bool {
     }
 }
 
-/// Links `child` (not yet visible to any other thread) at the head of `parent`'s list. The list
-/// owns a reference to each child: an idle task nobody else refers to (no handle, no waker)
-/// lives on in the tree until it completes. A child linked under a cancelled parent is born
-/// cancelled, so a cancel that already walked the list cannot miss it.
-pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool) {
+/// Links a new node (not yet visible to any other thread) under `parent` at once: groups, and
+/// named tasks (a name is asked for to be seen in the dump from the start). A node linked under
+/// a cancelled parent is born cancelled, so a cancel that already walked the list cannot miss it.
+pub(crate) fn link_new_child(parent: &Header, child: NonNull<Header>, is_group: bool) {
     if is_group {
         parent.state.set_has_groups();
     }
-    let mut tree = parent.tree.lock();
-    let parent_state = parent.state.load();
+    let tree = parent.tree.lock();
     // SAFETY: the child is alive (we are creating it).
     let child_state = &unsafe { child.as_ref() }.state;
-    if parent_state.is_forced() {
-        child_state.set_forced();
-    } else if parent_state.is_cancelled() && !child_state.load().is_shielded() {
-        child_state.set_cancelled();
+    match inherited_cancel(parent.state.load(), child_state.load()) {
+        Some(true) => drop(child_state.set_forced()),
+        Some(false) => drop(child_state.set_cancelled()),
+        None => {}
     }
+    child_state.set_listed();
+    push_child(tree, child);
+}
+
+/// Puts a running task into its parent's child list, the first time it has to wait (see
+/// `LISTED` in `state.rs`): until then it is invisible to a cancel walk, which is why its first
+/// poll looks at its parent's state itself (`cancelled_before_first_poll`). The caller holds
+/// RUNNING, so nothing else lists or completes the task meanwhile.
+///
+/// A cancel that reached the parent before this takes the lock is inherited here, and passed on
+/// to whatever children the task already has; one that comes after finds the task in the list.
+pub(crate) fn join_parent_list(task: &NodeRef) {
+    let header = task.header();
+    // SAFETY: only the completer takes the parent pointer, and the task cannot complete while
+    // its body (ours: we hold RUNNING) is not done.
+    let Some(parent) = header.parent.with(|p| unsafe { *p }) else {
+        return;
+    };
+    // SAFETY: the task holds a pending slot in its parent, which is therefore alive.
+    let parent = unsafe { parent.as_ref() };
+    let inherited = {
+        let tree = parent.tree.lock();
+        let inherited = inherited_cancel(parent.state.load(), header.state.load());
+        header.state.set_listed();
+        push_child(tree, task.ptr());
+        inherited
+    };
+    if let Some(force) = inherited {
+        cancel_subtree(task, force);
+    }
+}
+
+/// Whether a task that was not yet listed must count as cancelled at its first poll: its
+/// parent was cancelled before the task could join the list. Returns whether it now is.
+pub(crate) fn cancelled_before_first_poll(task: &NodeRef) -> bool {
+    let header = task.header();
+    // SAFETY: as in `join_parent_list`: the caller holds RUNNING, so the task is not complete.
+    let Some(parent) = header.parent.with(|p| unsafe { *p }) else {
+        return false;
+    };
+    // SAFETY: the task holds a pending slot in its parent, which is therefore alive.
+    let parent_state = unsafe { parent.as_ref() }.state.load();
+    match inherited_cancel(parent_state, header.state.load()) {
+        Some(true) => {
+            header.state.set_forced();
+            true
+        }
+        Some(false) => {
+            header.state.set_cancelled();
+            true
+        }
+        None => false,
+    }
+}
+
+/// What a new member of `parent`'s list inherits: `Some(true)` a forced cancel (through
+/// shields), `Some(false)` a plain cancel, `None` nothing (a shielded child ignores a plain one).
+fn inherited_cancel(parent: super::state::Snapshot, child: super::state::Snapshot) -> Option<bool> {
+    if parent.is_forced() {
+        Some(true)
+    } else if parent.is_cancelled() && !child.is_shielded() {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Pushes `child` at the head of the list whose lock guard is `tree`. The list owns a reference
+/// to each child (taken at birth, held in reserve until the child is listed): an idle task
+/// nobody else refers to (no handle, no waker) lives on in the tree until it completes.
+fn push_child(mut tree: crate::sync::MutexGuard<'_, Tree>, child: NonNull<Header>) {
     if let Some(first) = tree.first_child {
         // SAFETY: `first` is linked under this parent and we hold its lock, which guards the
         // sibling links of all its children; linked nodes are alive.
@@ -56,7 +126,8 @@ pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool
             .siblings
             .with_mut(|s| unsafe { (*s).prev = Some(child) });
     }
-    // SAFETY: as above; the child is not yet shared.
+    // SAFETY: the child is alive (its creator or the holder of its RUNNING calls us), and its
+    // sibling links are guarded by the lock we hold.
     unsafe { child.as_ref() }.siblings.with_mut(|s| unsafe {
         (*s).prev = None;
         (*s).next = tree.first_child;
@@ -66,7 +137,13 @@ pub(crate) fn link_child(parent: &Header, child: NonNull<Header>, is_group: bool
 }
 
 /// Unlinks a completed child; returns the list's reference to it, to be dropped after the lock.
+/// A child that never joined the list gives back the reference held in reserve for it.
 fn unlink_child(parent: &Header, child: NonNull<Header>) -> NodeRef {
+    // SAFETY: the caller holds the child's pending slot in `parent`: the child is alive.
+    if !unsafe { child.as_ref() }.state.load().is_listed() {
+        // SAFETY: the list's reference was taken at birth and never handed to the list.
+        return unsafe { NodeRef::from_raw(child) };
+    }
     let mut tree = parent.tree.lock();
     // SAFETY: the child is linked under `parent` (linked nodes are alive) and we hold the lock
     // that guards the sibling links of `parent`'s children.
@@ -359,6 +436,9 @@ pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
         let header = node.header();
         let s = header.state.load();
         let children = children_of(header);
+        // The pending count holds one slot per child not yet complete, plus the body's.
+        let body_slot = usize::from(!s.is_body_done());
+        let live_children = header.pending.load(Acquire).saturating_sub(body_slot);
         let info = NodeInfo {
             id: header.meta.id,
             parent,
@@ -389,7 +469,8 @@ pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
             },
             age: now.saturating_sub(header.meta.born),
             location: header.meta.location,
-            live_children: children.len(),
+            live_children,
+            starting_children: live_children.saturating_sub(children.len()),
         };
         visit(depth, &info);
         // The list holds the newest child first; the stack pops the oldest first.
