@@ -15,8 +15,8 @@ thread_local! {
 
 /// Restores the previous current node when dropped.
 ///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-/// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+/// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+/// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
 ///
 /// ```
 /// # use std::sync::{Condvar, Mutex};
@@ -68,8 +68,8 @@ pub(crate) fn enter_node(ptr: NonNull<Header>) -> NodeGuard {
 /// Makes `node` the current node of this thread (what `nursery::spawn` attaches children to)
 /// until the guard is dropped. The caller must keep `node` alive meanwhile.
 ///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-/// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+/// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+/// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
 ///
 /// ```
 /// # use std::sync::{Condvar, Mutex};

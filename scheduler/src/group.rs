@@ -15,8 +15,8 @@ use crate::task::{self, tree, NodeRef, SpawnError};
 /// enclosing task still waits for them. A failure that arrives after the owner is gone is handed
 /// to the parent, never dropped.
 ///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-/// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+/// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the shutdown
+/// are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
 ///
 /// ```
 /// # use std::sync::{Condvar, Mutex};
@@ -43,7 +43,10 @@ use crate::task::{self, tree, NodeRef, SpawnError};
 /// #     fn poll_events(&self, _index: usize) {}
 /// # }
 /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-/// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+/// # let threads: Vec<_> = runners
+/// #     .into_iter()
+/// #     .map(|runner| std::thread::spawn(move || runner.run()))
+/// #     .collect();
 /// # let root = scheduler.new_root();
 /// use std::future::poll_fn;
 /// use futures::executor::block_on;
@@ -51,7 +54,8 @@ use crate::task::{self, tree, NodeRef, SpawnError};
 ///
 /// // What a scope does: open a group, spawn children under it, run its body, close, wait.
 /// let group = scheduler.new_group(root.node(), false, None, "root").unwrap();
-/// let child = scheduler.spawn(group.node(), async { 21 * 2 }, SpawnMeta::here(), "scope").unwrap();
+/// let child = scheduler
+///     .spawn(group.node(), async { 21 * 2 }, SpawnMeta::here(), "scope").unwrap();
 /// group.close();
 /// block_on(poll_fn(|cx| group.poll_complete(cx)));
 /// assert!(group.take_failure().is_none());
@@ -93,8 +97,8 @@ impl Group {
 
     /// The group's node: the parent for its children.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -121,7 +125,10 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use nursery_scheduler::SpawnMeta;
     ///
@@ -145,8 +152,8 @@ impl Group {
     /// The owner's body is finished: from now on the group completes when its last child does.
     /// Idempotent.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -173,7 +180,10 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
     /// use futures::executor::block_on;
@@ -199,8 +209,8 @@ impl Group {
 
     /// The owner's body is being abandoned: cancel the children, then close.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -227,14 +237,18 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::{pending, poll_fn};
     /// use futures::executor::block_on;
     /// use nursery_scheduler::SpawnMeta;
     ///
     /// let group = scheduler.new_group(root.node(), false, None, "root").unwrap();
-    /// let child = scheduler.spawn(group.node(), pending::<()>(), SpawnMeta::here(), "scope").unwrap();
+    /// let child = scheduler
+    ///     .spawn(group.node(), pending::<()>(), SpawnMeta::here(), "scope").unwrap();
     /// group.abandon(); // e.g. the scope future was dropped mid-body
     /// block_on(poll_fn(|cx| group.poll_complete(cx)));
     /// assert!(block_on(child).unwrap_err().is_cancelled());
@@ -254,8 +268,8 @@ impl Group {
     /// Registers `cx`'s waker to be woken when the group completes or is cancelled (a child
     /// failed), and reports whether it has completed.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -282,7 +296,10 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
     /// use std::task::{Context, Poll, Waker};
@@ -316,8 +333,8 @@ impl Group {
 
     /// Whether a child failure has reached the group (its body should stop).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -344,7 +361,10 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
     /// use futures::executor::block_on;
@@ -352,7 +372,8 @@ impl Group {
     ///
     /// let group = scheduler.new_group(root.node(), false, None, "root").unwrap();
     /// assert!(!group.has_failed());
-    /// let child = scheduler.spawn(group.node(), async { panic!("boom") }, SpawnMeta::here(), "scope");
+    /// let child = scheduler
+    ///     .spawn(group.node(), async { panic!("boom") }, SpawnMeta::here(), "scope");
     /// let _ = block_on(child.unwrap()); // resolves after the failure has reached the group
     /// assert!(group.has_failed());
     /// group.abandon(); // the body stops
@@ -373,8 +394,8 @@ impl Group {
 
     /// Takes the failure to re-raise at the owner's await point, once the group is complete.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -401,14 +422,18 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
     /// use futures::executor::block_on;
     /// use nursery_scheduler::SpawnMeta;
     ///
     /// let group = scheduler.new_group(root.node(), false, None, "root").unwrap();
-    /// let _child = scheduler.spawn(group.node(), async { panic!("boom") }, SpawnMeta::here(), "scope");
+    /// let _child = scheduler
+    ///     .spawn(group.node(), async { panic!("boom") }, SpawnMeta::here(), "scope");
     /// group.close();
     /// block_on(poll_fn(|cx| group.poll_complete(cx)));
     /// let failure = group.take_failure().unwrap();
@@ -430,8 +455,8 @@ impl Group {
 
     /// Messages of failures that arrived after the first one.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -458,14 +483,18 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
     /// use futures::executor::block_on;
     /// use nursery_scheduler::SpawnMeta;
     ///
     /// let group = scheduler.new_group(root.node(), false, None, "root").unwrap();
-    /// let first = scheduler.spawn(group.node(), async { panic!("first") }, SpawnMeta::here(), "scope");
+    /// let first = scheduler
+    ///     .spawn(group.node(), async { panic!("first") }, SpawnMeta::here(), "scope");
     /// let first = first.unwrap();
     /// // A shielded child is not cancelled by the first failure; it fails after it.
     /// let mut shielded = SpawnMeta::here();
@@ -496,8 +525,8 @@ impl Group {
 
     /// Cancels every child (present and future).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -524,16 +553,21 @@ impl Group {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::{pending, poll_fn};
     /// use futures::executor::block_on;
     /// use nursery_scheduler::SpawnMeta;
     ///
     /// let group = scheduler.new_group(root.node(), false, None, "root").unwrap();
-    /// let before = scheduler.spawn(group.node(), pending::<()>(), SpawnMeta::here(), "scope").unwrap();
+    /// let before = scheduler
+    ///     .spawn(group.node(), pending::<()>(), SpawnMeta::here(), "scope").unwrap();
     /// group.cancel();
-    /// let after = scheduler.spawn(group.node(), pending::<()>(), SpawnMeta::here(), "scope").unwrap();
+    /// let after = scheduler
+    ///     .spawn(group.node(), pending::<()>(), SpawnMeta::here(), "scope").unwrap();
     /// assert!(block_on(before).unwrap_err().is_cancelled());
     /// assert!(block_on(after).unwrap_err().is_cancelled());
     /// group.close(); // the body goes on after a cancel: the owner still closes the group

@@ -47,7 +47,10 @@
 ///     started: started.clone(),
 /// };
 /// let (scheduler, runners) = Scheduler::new(2, park);
-/// let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+/// let threads: Vec<_> = runners
+///     .into_iter()
+///     .map(|runner| std::thread::spawn(move || runner.run()))
+///     .collect();
 /// scheduler.shutdown(); // unparks each worker, which then leaves its loop
 /// for thread in threads {
 ///     thread.join().unwrap();

@@ -22,8 +22,8 @@ pub(crate) struct PollSlot {
 /// A stall detector reads one per worker now and then: a poll whose `seq` is still the same,
 /// odd value much later has blocked its worker that long.
 ///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-/// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+/// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the shutdown
+/// are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
 ///
 /// ```
 /// # use std::sync::{Condvar, Mutex};
@@ -50,7 +50,10 @@ pub(crate) struct PollSlot {
 /// #     fn poll_events(&self, _index: usize) {}
 /// # }
 /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-/// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+/// # let threads: Vec<_> = runners
+/// #     .into_iter()
+/// #     .map(|runner| std::thread::spawn(move || runner.run()))
+/// #     .collect();
 /// # let root = scheduler.new_root();
 /// let idle = scheduler.poll_snapshot(0); // between polls
 /// assert!(!idle.in_poll());
@@ -87,8 +90,8 @@ pub struct PollSnapshot {
 impl PollSnapshot {
     /// Whether the worker was inside a poll.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -115,7 +118,10 @@ impl PollSnapshot {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// assert!(!scheduler.poll_snapshot(0).in_poll()); // the worker is idle
     /// use nursery_scheduler::SpawnMeta;

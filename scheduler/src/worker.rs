@@ -93,6 +93,9 @@ impl Shared {
 /// The runtime (`nursery_runtime::Runtime`) is built on it; see [`Scheduler::new`] for running
 /// one by hand.
 ///
+/// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the shutdown
+/// are as in the [`Scheduler::new`] example, hidden here.)
+///
 /// ```
 /// # use std::sync::{Condvar, Mutex};
 /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
@@ -118,13 +121,22 @@ impl Shared {
 /// #     fn poll_events(&self, _index: usize) {}
 /// # }
 /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-/// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+/// # let threads: Vec<_> = runners
+/// #     .into_iter()
+/// #     .map(|runner| std::thread::spawn(move || runner.run()))
+/// #     .collect();
 /// # let root = scheduler.new_root();
+/// use nursery_scheduler::SpawnMeta;
+///
+/// // Clones share the scheduler: a task can spawn through one.
 /// let spawner = scheduler.clone();
-/// let task = scheduler
-///     .spawn(root.node(), async move { spawner.workers() }, nursery_scheduler::SpawnMeta::here(), "root")
-///     .unwrap();
-/// assert_eq!(futures::executor::block_on(task).unwrap(), 1);
+/// let parent = async move {
+///     let node = nursery_scheduler::context::with_current_node(|node| node.unwrap().clone());
+///     let child = spawner.spawn(&node, async { 2 }, SpawnMeta::here(), "task").unwrap();
+///     child.await.unwrap() * 21
+/// };
+/// let task = scheduler.spawn(root.node(), parent, SpawnMeta::here(), "root").unwrap();
+/// assert_eq!(futures::executor::block_on(task).unwrap(), 42);
 /// # root.close();
 /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
 /// # scheduler.shutdown();
@@ -140,8 +152,8 @@ pub struct Scheduler {
 
 /// One worker's loop, to be run on a thread the runtime creates.
 ///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-/// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+/// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+/// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
 ///
 /// ```
 /// # use std::sync::{Condvar, Mutex};
@@ -228,11 +240,15 @@ impl Scheduler {
     /// }
     ///
     /// let (scheduler, runners) = Scheduler::new(1, Parker::new(1));
-    /// let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// let threads: Vec<_> = runners
+    ///     .into_iter()
+    ///     .map(|runner| std::thread::spawn(move || runner.run()))
+    ///     .collect();
     ///
     /// // Tasks are children of a node: here, a root group.
     /// let root = scheduler.new_root();
-    /// let task = scheduler.spawn(root.node(), async { 6 * 7 }, SpawnMeta::here(), "root").unwrap();
+    /// let task = scheduler
+    ///     .spawn(root.node(), async { 6 * 7 }, SpawnMeta::here(), "root").unwrap();
     /// assert_eq!(block_on(task).unwrap(), 42);
     ///
     /// // Shutdown: close the root, wait until every task is gone, stop and join the workers.
@@ -274,8 +290,8 @@ impl Scheduler {
     /// Spawns `future` as a child of `parent` (a task or group of this scheduler).
     /// `what` names the parent in the error ("scope", "runtime", ...).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -302,7 +318,10 @@ impl Scheduler {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
     /// use futures::executor::block_on;
@@ -340,8 +359,8 @@ impl Scheduler {
 
     /// The root of a runtime's tree: supervised (a root task's failure stays in its handle).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -368,7 +387,10 @@ impl Scheduler {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// use nursery_scheduler::SpawnMeta;
     ///
     /// let root = scheduler.new_root();
@@ -394,8 +416,8 @@ impl Scheduler {
 
     /// A new group under `parent` (a scope, or the body of `block_on`).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -422,7 +444,10 @@ impl Scheduler {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
     /// use futures::executor::block_on;
@@ -456,8 +481,8 @@ impl Scheduler {
 
     /// Number of worker loops.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -493,8 +518,8 @@ impl Scheduler {
 
     /// Whether the current thread runs one of this scheduler's workers.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -521,13 +546,17 @@ impl Scheduler {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
+    /// use nursery_scheduler::SpawnMeta;
+    ///
     /// assert!(!scheduler.is_current_worker());
     /// let inside = scheduler.clone();
-    /// let task = scheduler
-    ///     .spawn(root.node(), async move { inside.is_current_worker() }, nursery_scheduler::SpawnMeta::here(), "root")
-    ///     .unwrap();
+    /// let on_worker = async move { inside.is_current_worker() };
+    /// let task = scheduler.spawn(root.node(), on_worker, SpawnMeta::here(), "root").unwrap();
     /// assert!(futures::executor::block_on(task).unwrap());
     /// # root.close();
     /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
@@ -543,8 +572,8 @@ impl Scheduler {
 
     /// The index of the worker running on this thread, if it is one of this scheduler's.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -571,13 +600,17 @@ impl Scheduler {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
+    /// use nursery_scheduler::SpawnMeta;
+    ///
     /// assert_eq!(scheduler.current_worker(), None);
     /// let inside = scheduler.clone();
-    /// let task = scheduler
-    ///     .spawn(root.node(), async move { inside.current_worker() }, nursery_scheduler::SpawnMeta::here(), "root")
-    ///     .unwrap();
+    /// let which = async move { inside.current_worker() };
+    /// let task = scheduler.spawn(root.node(), which, SpawnMeta::here(), "root").unwrap();
     /// assert_eq!(futures::executor::block_on(task).unwrap(), Some(0)); // the only worker
     /// # root.close();
     /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
@@ -598,8 +631,8 @@ impl Scheduler {
 
     /// What worker `index` is polling now (for a stall detector).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
+    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -626,13 +659,17 @@ impl Scheduler {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
     /// # let root = scheduler.new_root();
+    /// use nursery_scheduler::SpawnMeta;
+    ///
     /// // Read from the task itself: worker 0 is inside a poll of that task.
     /// let inside = scheduler.clone();
-    /// let task = scheduler
-    ///     .spawn(root.node(), async move { inside.poll_snapshot(0) }, nursery_scheduler::SpawnMeta::here(), "root")
-    ///     .unwrap();
+    /// let snapshot = async move { inside.poll_snapshot(0) };
+    /// let task = scheduler.spawn(root.node(), snapshot, SpawnMeta::here(), "root").unwrap();
     /// let id = task.id();
     /// let snapshot = futures::executor::block_on(task).unwrap();
     /// assert!(snapshot.in_poll());
@@ -651,8 +688,8 @@ impl Scheduler {
 
     /// Stops the worker loops (after the runtime has seen every task complete).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -679,7 +716,10 @@ impl Scheduler {
     /// #     fn poll_events(&self, _index: usize) {}
     /// # }
     /// let (scheduler, runners) = nursery_scheduler::Scheduler::new(2, Parker::new(2));
-    /// let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// let threads: Vec<_> = runners
+    ///     .into_iter()
+    ///     .map(|runner| std::thread::spawn(move || runner.run()))
+    ///     .collect();
     /// scheduler.shutdown(); // unparks every worker; each returns from `run`
     /// for thread in threads {
     ///     thread.join().unwrap();
@@ -694,8 +734,8 @@ impl Scheduler {
 
     /// Drops anything still queued (after the workers stopped).
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -726,7 +766,10 @@ impl Scheduler {
     /// use nursery_scheduler::{Scheduler, SpawnMeta};
     ///
     /// let (scheduler, runners) = Scheduler::new(1, Parker::new(1));
-    /// let threads: Vec<_> = runners.into_iter().map(|r| std::thread::spawn(move || r.run())).collect();
+    /// let threads: Vec<_> = runners
+    ///     .into_iter()
+    ///     .map(|runner| std::thread::spawn(move || runner.run()))
+    ///     .collect();
     /// let root = scheduler.new_root();
     /// let task = scheduler.spawn(root.node(), async { 1 }, SpawnMeta::here(), "root").unwrap();
     ///
@@ -759,8 +802,8 @@ fn steal_retrying(injector: &Injector<NodeRef>) -> Steal<NodeRef> {
 impl WorkerRunner {
     /// This worker's index, `0..workers`.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -796,8 +839,8 @@ impl WorkerRunner {
 
     /// Runs tasks until the scheduler shuts down.
     ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, and the worker threads are set up as in
-    /// [`Scheduler::new`](crate::Scheduler::new); hidden here.)
+    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
+    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
     ///
     /// ```
     /// # use std::sync::{Condvar, Mutex};
@@ -829,7 +872,8 @@ impl WorkerRunner {
     /// let runner = runners.pop().unwrap();
     /// let worker = std::thread::spawn(move || runner.run()); // returns after `shutdown`
     /// let root = scheduler.new_root();
-    /// let task = scheduler.spawn(root.node(), async { 1 + 1 }, SpawnMeta::here(), "root").unwrap();
+    /// let task = scheduler
+    ///     .spawn(root.node(), async { 1 + 1 }, SpawnMeta::here(), "root").unwrap();
     /// assert_eq!(futures::executor::block_on(task).unwrap(), 2);
     /// scheduler.shutdown();
     /// worker.join().unwrap();

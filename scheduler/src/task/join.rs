@@ -23,7 +23,8 @@ use super::node::NodeRef;
 /// let ran = Arc::new(AtomicBool::new(false));
 /// let flag = ran.clone();
 /// rt.block_on(async move {
-///     let task: JoinHandle<()> = nursery_runtime::spawn(async move { flag.store(true, Ordering::SeqCst) });
+///     let task: JoinHandle<()> =
+///         nursery_runtime::spawn(async move { flag.store(true, Ordering::SeqCst) });
 ///     drop(task); // neither cancels nor detaches it
 /// });
 /// assert!(ran.load(Ordering::SeqCst)); // block_on waited for it
