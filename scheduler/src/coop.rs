@@ -55,7 +55,7 @@ pub(crate) fn reset_budget() -> BudgetGuard {
 /// For resources outside the runtime: call it first in `poll`, and return `Pending` with it.
 ///
 /// ```
-/// use std::future::{poll_fn, Future};
+/// use std::future::poll_fn;
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use std::sync::Arc;
 /// use std::task::{ready, Context, Poll};

@@ -302,7 +302,7 @@ impl Group {
     /// #     .collect();
     /// # let root = scheduler.new_root();
     /// use std::future::poll_fn;
-    /// use std::task::{Context, Poll, Waker};
+    /// use std::task::{Context, Waker};
     /// use futures::executor::block_on;
     /// use nursery_scheduler::SpawnMeta;
     ///
