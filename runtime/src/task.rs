@@ -1,4 +1,19 @@
 //! Task utilities: `yield_now`, named spawns, cooperative budget.
+//!
+//! ```
+//! use nursery_runtime::task::{self, Builder};
+//!
+//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+//! let total = rt.block_on(async {
+//!     let named = Builder::new().name("sum").spawn(async { (1..=10).sum::<u32>() });
+//!     // Blocking work goes to the blocking pool, not to a worker.
+//!     let blocking = task::spawn_blocking(|| std::thread::current().name().map(str::to_owned));
+//!     task::yield_now().await;
+//!     assert_eq!(blocking.await.unwrap().as_deref(), Some("nursery-worker-blocking"));
+//!     named.await.unwrap()
+//! });
+//! assert_eq!(total, 55);
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

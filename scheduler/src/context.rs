@@ -1,4 +1,16 @@
 //! Which node's code is running on this thread, and whether this thread is a worker.
+//!
+//! ```
+//! use nursery_scheduler::context::{is_worker_thread, with_current_node};
+//!
+//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+//! let (on_worker, in_task) = rt.block_on(async {
+//!     let probe = async { (is_worker_thread(), with_current_node(|node| node.is_some())) };
+//!     nursery_runtime::spawn(probe).await.unwrap()
+//! });
+//! assert!(on_worker && in_task);
+//! assert!(!is_worker_thread());
+//! ```
 
 use std::cell::Cell;
 use std::mem::ManuallyDrop;

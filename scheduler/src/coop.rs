@@ -1,5 +1,24 @@
 //! Cooperative budget: a task may make this many steps in one poll before the resources it
 //! polls (join handles, timers, sockets) start returning `Pending` and yield it to the others.
+//!
+//! ```
+//! use nursery_scheduler::coop::{consume_budget, BUDGET};
+//!
+//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+//! let sum = rt.block_on(async {
+//!     nursery_runtime::spawn(async {
+//!         let mut sum = 0u64;
+//!         for i in 0..10 * u64::from(BUDGET) {
+//!             sum += i;
+//!             consume_budget().await; // yields about every BUDGET steps
+//!         }
+//!         sum
+//!     })
+//!     .await
+//!     .unwrap()
+//! });
+//! assert_eq!(sum, 1280 * 1279 / 2);
+//! ```
 
 use std::cell::Cell;
 use std::future::poll_fn;
