@@ -31,16 +31,59 @@ pub use nursery_runtime::{
 pub use nursery_macros::{main, test};
 
 /// Time: sleeps, timeouts, intervals.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = nursery::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let too_slow = nursery::time::sleep(Duration::from_secs(3600));
+///     assert!(nursery::time::timeout(Duration::from_millis(1), too_slow).await.is_err());
+/// });
+/// ```
 pub mod time {
     pub use nursery_runtime::time::*;
 }
 
 /// Networking: TCP, UDP and Unix sockets (`futures_io` traits on the streams).
+///
+/// ```
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// use nursery::net::{TcpListener, TcpStream};
+///
+/// let rt = nursery::Runtime::builder().worker_threads(1).build().unwrap();
+/// let reply = rt.block_on(nursery::scope(|s| async move {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     s.spawn(async move {
+///         let (mut conn, _) = listener.accept().await?;
+///         let mut buf = [0; 4];
+///         conn.read_exact(&mut buf).await?;
+///         conn.write_all(&buf).await // echo
+///     });
+///     let mut client = TcpStream::connect(addr).await?;
+///     client.write_all(b"ping").await?;
+///     let mut reply = [0; 4];
+///     client.read_exact(&mut reply).await?;
+///     Ok::<_, std::io::Error>(reply)
+/// }));
+/// assert_eq!(&reply.unwrap(), b"ping");
+/// ```
 pub mod net {
     pub use nursery_runtime::net::*;
 }
 
 /// Task utilities: yielding, named spawns, the cooperative budget.
+///
+/// ```
+/// let rt = nursery::Runtime::builder().worker_threads(1).build().unwrap();
+/// let n = rt.block_on(async {
+///     let job = nursery::task::Builder::new().name("job").spawn(async { 7 });
+///     nursery::task::yield_now().await;
+///     job.await.unwrap()
+/// });
+/// assert_eq!(n, 7);
+/// ```
 pub mod task {
     pub use nursery_runtime::task::*;
 }

@@ -29,6 +29,12 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with one worker per CPU core.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Builder::new().build().unwrap();
+    /// let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// assert_eq!(rt.handle().worker_threads(), cores);
+    /// ```
     pub fn new() -> Builder {
         Builder {
             worker_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -45,6 +51,11 @@ impl Builder {
 
     /// The number of worker threads.
     ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// assert_eq!(rt.handle().worker_threads(), 1);
+    /// ```
+    ///
     /// # Panics
     /// If `n` is zero: a runtime without workers could never run a task.
     #[track_caller]
@@ -59,24 +70,89 @@ impl Builder {
     }
 
     /// The name prefix of worker threads (`{name}-{index}`). Default: `nursery-worker`.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .thread_name("app-worker")
+    ///     .build()
+    ///     .unwrap();
+    /// let name = rt.block_on(async {
+    ///     nursery_runtime::spawn(async { std::thread::current().name().map(str::to_owned) })
+    ///         .await
+    ///         .unwrap()
+    /// });
+    /// assert_eq!(name.as_deref(), Some("app-worker-0"));
+    /// ```
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
         self.thread_name = name.into();
         self
     }
 
     /// The stack size of worker threads, in bytes.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .thread_stack_size(8 * 1024 * 1024) // for tasks that recurse deeply
+    ///     .build()
+    ///     .unwrap();
+    /// let levels = rt.block_on(async {
+    ///     fn depth(n: u64) -> u64 {
+    ///         if n == 0 { 0 } else { 1 + depth(n - 1) }
+    ///     }
+    ///     nursery_runtime::spawn(async { depth(10_000) }).await.unwrap()
+    /// });
+    /// assert_eq!(levels, 10_000);
+    /// ```
     pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
         self.thread_stack_size = Some(bytes);
         self
     }
 
     /// Runs on each worker thread before it runs any task.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// // A task has run on the only worker, so its start hook has run before it.
+    /// rt.block_on(async { nursery_runtime::spawn(async {}).await.unwrap() });
+    /// assert_eq!(started.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_thread_start = Some(Arc::new(f));
         self
     }
 
     /// Runs on each worker thread after its last task, before it exits.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = stopped.clone();
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .on_thread_stop(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 0);
+    /// drop(rt); // joins the worker threads
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// ```
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Builder {
         self.on_thread_stop = Some(Arc::new(f));
         self
@@ -84,6 +160,26 @@ impl Builder {
 
     /// The most threads the blocking pool (`task::spawn_blocking`) may run at once; further
     /// jobs queue. Default: 512.
+    ///
+    /// ```
+    /// use nursery_runtime::task::spawn_blocking;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .max_blocking_threads(2)
+    ///     .build()
+    ///     .unwrap();
+    /// let total = rt.block_on(async {
+    ///     let jobs: Vec<_> = (1..=4u64).map(|i| spawn_blocking(move || i * 10)).collect();
+    ///     let mut total = 0;
+    ///     for job in jobs {
+    ///         total += job.await.unwrap();
+    ///     }
+    ///     total
+    /// });
+    /// assert_eq!(total, 100);
+    /// assert!(rt.handle().blocking_threads() <= 2);
+    /// ```
     ///
     /// # Panics
     /// If `n` is zero.
@@ -95,6 +191,23 @@ impl Builder {
     }
 
     /// How long an idle blocking thread waits for work before it exits. Default: 10 s.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .thread_keep_alive(Duration::from_millis(10))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async { nursery_runtime::task::spawn_blocking(|| ()).await.unwrap() });
+    /// // The idle blocking thread retires about 10 ms after its last job.
+    /// let give_up = Instant::now() + Duration::from_secs(10);
+    /// while rt.handle().blocking_threads() > 0 {
+    ///     assert!(Instant::now() < give_up, "the idle thread should have retired");
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// ```
     pub fn thread_keep_alive(&mut self, keep_alive: std::time::Duration) -> &mut Builder {
         self.blocking_keep_alive = keep_alive;
         self
@@ -102,6 +215,30 @@ impl Builder {
 
     /// Report any poll that blocks a worker for longer than `threshold` (default: 1 s); `None`
     /// turns the stall detector off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (reports, stalls) = std::sync::mpsc::channel();
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .stall_threshold(Some(Duration::from_millis(20)))
+    ///     .on_stall(move |report| {
+    ///         let _ = reports.send(report.clone());
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let report = rt.block_on(async {
+    ///     nursery_runtime::task::Builder::new()
+    ///         .name("stuck")
+    ///         // Blocks its worker (never do this) until the detector has reported it.
+    ///         .spawn(async move { stalls.recv().unwrap() })
+    ///         .await
+    ///         .unwrap()
+    /// });
+    /// assert_eq!(report.task_name.as_deref(), Some("stuck"));
+    /// assert!(report.blocked_for >= Duration::from_millis(20));
+    /// ```
     pub fn stall_threshold(&mut self, threshold: Option<std::time::Duration>) -> &mut Builder {
         self.stall_threshold = threshold;
         self
@@ -127,6 +264,14 @@ impl Builder {
     }
 
     /// Starts the worker threads.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .build()
+    ///     .expect("could not start the worker threads");
+    /// assert_eq!(rt.block_on(async { 2 + 2 }), 4);
+    /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
         Runtime::from_builder(self)
     }

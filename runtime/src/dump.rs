@@ -14,6 +14,26 @@ use crate::handle::Handle;
 ///   block_on #2 [scope, idle, 3 children] at src/main.rs:10:5, age 1.2s
 ///     'server' #3 [task, idle, 2 children] at src/main.rs:12:9, age 1.2s
 /// ```
+///
+/// Or look at the nodes themselves:
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let server = nursery_runtime::task::Builder::new()
+///         .name("server")
+///         .spawn(std::future::pending::<()>());
+///     let tree = nursery_runtime::Handle::current().task_tree();
+///     let (depth, node) = tree
+///         .nodes
+///         .iter()
+///         .find(|(_, node)| node.name.as_deref() == Some("server"))
+///         .unwrap();
+///     assert_eq!(*depth, 2); // root > block_on > server
+///     assert_eq!(node.kind, "task");
+///     server.cancel();
+/// });
+/// ```
 #[derive(Debug, Clone)]
 pub struct TaskTree {
     /// Every node, depth-first, with its depth.
@@ -45,6 +65,18 @@ impl Handle {
 
 impl TaskTree {
     /// Live tasks (not scopes) in the snapshot.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let a = s.spawn(std::future::pending::<()>());
+    ///     let b = s.spawn(std::future::pending::<()>());
+    ///     // Two tasks; the root, block_on's body and the scope are not tasks.
+    ///     assert_eq!(nursery_runtime::Handle::current().task_tree().task_count(), 2);
+    ///     a.cancel();
+    ///     b.cancel();
+    /// }));
+    /// ```
     pub fn task_count(&self) -> usize {
         self.nodes.iter().filter(|(_, n)| n.kind == "task").count()
     }

@@ -51,11 +51,29 @@ impl Handle {
     }
 
     /// The runtime of the calling thread, if any.
+    ///
+    /// ```
+    /// use nursery_runtime::Handle;
+    ///
+    /// assert!(Handle::try_current().is_none());
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// assert!(rt.block_on(async { Handle::try_current().is_some() }));
+    /// ```
     pub fn try_current() -> Option<Handle> {
         crate::context::with_handle(|h| h.cloned())
     }
 
     /// Spawns a task into the runtime's root nursery (it has no other parent).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let handle = rt.handle().clone();
+    /// // From a plain thread, outside the runtime:
+    /// let task = std::thread::spawn(move || handle.spawn(async { 6 * 7 }))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(task).unwrap(), 42);
+    /// ```
     ///
     /// # Panics
     /// If the runtime has shut down.
@@ -102,27 +120,84 @@ impl Handle {
     }
 
     /// Runs `future` to completion on the calling thread (see [`Runtime::block_on`](crate::Runtime::block_on)).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let n = std::thread::spawn(move || {
+    ///     handle.block_on(async { nursery_runtime::spawn(async { 5 }).await.unwrap() })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(n, 5);
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         crate::block_on::block_on(self, future)
     }
 
     /// The runtime's root node, for walking the task tree.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let task = rt.handle().spawn(std::future::pending::<()>());
+    /// let mut top_level = Vec::new();
+    /// rt.handle().root().walk(|depth, node| {
+    ///     if depth == 1 {
+    ///         top_level.push(node.id);
+    ///     }
+    /// });
+    /// assert_eq!(top_level, [task.id()]);
+    /// task.cancel();
+    /// ```
     pub fn root(&self) -> &NodeRef {
         self.inner.root.node()
     }
 
     /// Threads currently in the blocking pool (it grows on demand and retires idle threads).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .thread_keep_alive(Duration::from_secs(3600))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.handle().blocking_threads(), 0);
+    /// rt.block_on(async { nursery_runtime::task::spawn_blocking(|| ()).await.unwrap() });
+    /// assert_eq!(rt.handle().blocking_threads(), 1); // idle, kept alive for the next job
+    /// ```
     pub fn blocking_threads(&self) -> usize {
         self.inner.blocking.threads()
     }
 
     /// The number of worker threads.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(2).build().unwrap();
+    /// assert_eq!(rt.handle().worker_threads(), 2);
+    /// ```
     pub fn worker_threads(&self) -> usize {
         self.inner.scheduler.workers()
     }
 
     /// Timers registered and neither fired nor cancelled (a dropped `Sleep` leaves none).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let handle = nursery_runtime::Handle::current();
+    ///     let mut sleep = nursery_runtime::time::sleep(Duration::from_secs(3600));
+    ///     assert_eq!(handle.pending_timers(), 0); // registered at its first poll
+    ///     assert!(futures::poll!(&mut sleep).is_pending());
+    ///     assert_eq!(handle.pending_timers(), 1);
+    ///     drop(sleep);
+    ///     assert_eq!(handle.pending_timers(), 0);
+    /// });
+    /// ```
     pub fn pending_timers(&self) -> usize {
         self.inner.driver.timers.len()
     }

@@ -38,11 +38,28 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime with one worker per CPU core.
+    ///
+    /// ```
+    /// fn main() -> std::io::Result<()> {
+    ///     let rt = nursery_runtime::Runtime::new()?;
+    ///     assert_eq!(rt.block_on(async { 40 + 2 }), 42);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn new() -> io::Result<Runtime> {
         Builder::new().build()
     }
 
     /// A builder to configure the runtime.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .worker_threads(1)
+    ///     .thread_name("db-worker")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.handle().worker_threads(), 1);
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -117,6 +134,22 @@ impl Runtime {
     /// is a node of the task tree, child of the root). A child's panic cancels the rest and is
     /// re-raised here.
     ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let done = Arc::new(AtomicBool::new(false));
+    /// let flag = done.clone();
+    /// let out = rt.block_on(async move {
+    ///     // Not awaited: block_on still waits for it before returning.
+    ///     nursery_runtime::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    ///     "body done"
+    /// });
+    /// assert_eq!(out, "body done");
+    /// assert!(done.load(Ordering::SeqCst));
+    /// ```
+    ///
     /// # Panics
     /// If called from a worker thread of any nursery runtime (a worker must never block: use
     /// `.await`), or from inside another `block_on`.
@@ -126,6 +159,13 @@ impl Runtime {
     }
 
     /// A handle to spawn onto this runtime from anywhere.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let task = handle.spawn(async { "spawned through the handle" });
+    /// assert_eq!(rt.block_on(task).unwrap(), "spawned through the handle");
+    /// ```
     pub fn handle(&self) -> &Handle {
         &self.handle
     }

@@ -18,6 +18,34 @@ use parking_lot::{Condvar, Mutex};
 use crate::handle::Handle;
 
 /// A poll that has blocked a worker for longer than the stall threshold.
+///
+/// Given to the [`on_stall`](crate::Builder::on_stall) hook; `Display` says what happened and
+/// what to do about it.
+///
+/// ```
+/// use std::time::Duration;
+/// use nursery_runtime::StallReport;
+///
+/// let (reports, stalls) = std::sync::mpsc::channel();
+/// let rt = nursery_runtime::Runtime::builder()
+///     .worker_threads(1)
+///     .stall_threshold(Some(Duration::from_millis(20)))
+///     .on_stall(move |report: &StallReport| {
+///         let _ = reports.send(report.to_string());
+///     })
+///     .build()
+///     .unwrap();
+/// let message = rt.block_on(async {
+///     nursery_runtime::task::Builder::new()
+///         .name("parser")
+///         // Blocks its worker (never do this) until the detector has reported it.
+///         .spawn(async move { stalls.recv().unwrap() })
+///         .await
+///         .unwrap()
+/// });
+/// assert!(message.starts_with("task 'parser'"), "{message}");
+/// assert!(message.contains("has blocked worker 0"), "{message}");
+/// ```
 #[derive(Debug, Clone)]
 pub struct StallReport {
     /// The worker thread's index.

@@ -45,6 +45,20 @@ where
 }
 
 /// Like [`move_on_after`], with an absolute deadline.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use nursery_runtime::time::sleep;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// let out = rt.block_on(nursery_runtime::move_on_at(deadline, |_s| async {
+///     sleep(Duration::from_secs(3600)).await;
+///     "finished"
+/// }));
+/// assert_eq!(out, None); // the deadline came first
+/// assert!(Instant::now() >= deadline);
+/// ```
 #[track_caller]
 pub fn move_on_at<F, Fut>(deadline: Instant, body: F) -> MoveOnAfter<F>
 where
@@ -75,6 +89,18 @@ where
 }
 
 /// Like [`fail_after`], with an absolute deadline.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use nursery_runtime::time::sleep;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// let out = rt.block_on(nursery_runtime::fail_at(deadline, |_s| {
+///     sleep(Duration::from_secs(3600))
+/// }));
+/// assert!(out.is_err()); // Err(Elapsed)
+/// ```
 #[track_caller]
 pub fn fail_at<F, Fut>(deadline: Instant, body: F) -> FailAfter<F>
 where
@@ -94,6 +120,18 @@ fn with_deadline(at: Instant) -> Control {
 }
 
 /// The future of [`move_on_after`] and [`move_on_at`].
+///
+/// Like every scope future, it does nothing until awaited, and dropping it cancels the scope's
+/// children.
+///
+/// ```
+/// use std::time::Duration;
+/// use nursery_runtime::{move_on_after, MoveOnAfter, Scope};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let guarded: MoveOnAfter<_> = move_on_after(Duration::from_secs(5), |_s: Scope| async { 1 });
+/// assert_eq!(rt.block_on(guarded), Some(1)); // finished in time
+/// ```
 #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
 pub struct MoveOnAfter<F: MakeBody> {
     core: ScopeCore<F>,
@@ -113,6 +151,20 @@ impl<F: MakeBody> Future for MoveOnAfter<F> {
 }
 
 /// The future of [`fail_after`] and [`fail_at`].
+///
+/// Its error converts into `std::io::Error` (`ErrorKind::TimedOut`), so `?` works in I/O code:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// async fn fetch() -> std::io::Result<u32> {
+///     let value = nursery_runtime::fail_after(Duration::from_secs(5), |_s| async { 42 }).await?;
+///     Ok(value)
+/// }
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// assert_eq!(rt.block_on(fetch()).unwrap(), 42);
+/// ```
 #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
 pub struct FailAfter<F: MakeBody> {
     core: ScopeCore<F>,

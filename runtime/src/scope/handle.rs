@@ -14,6 +14,20 @@ use crate::handle::Handle;
 
 /// A handle to spawn into a scope. Cheap to clone; `Send + Sync + 'static`, so children can
 /// spawn siblings.
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let total = rt.block_on(nursery_runtime::scope(|s| async move {
+///     let siblings = s.clone();
+///     let first = s.spawn(async move {
+///         // A child spawns a sibling through its own copy of the scope.
+///         let second = siblings.spawn(async { 2 });
+///         second.await.unwrap() * 10
+///     });
+///     first.await.unwrap()
+/// }));
+/// assert_eq!(total, 20);
+/// ```
 #[derive(Clone)]
 pub struct Scope {
     pub(crate) node: NodeRef,
@@ -182,6 +196,15 @@ impl Scope {
     }
 
     /// The concurrency limit, if one is set.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     assert_eq!(s.limit(), None);
+    ///     s.set_limit(4);
+    ///     assert_eq!(s.limit(), Some(4));
+    /// }));
+    /// ```
     pub fn limit(&self) -> Option<usize> {
         self.control.limit()
     }
@@ -203,6 +226,21 @@ impl Scope {
 
     /// Whether the scope was cancelled (by [`cancel`](Scope::cancel), a failing child, its
     /// deadline, or with its enclosing task).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let produced = rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let mut produced = 0;
+    ///     while !s.is_cancelled() {
+    ///         produced += 1;
+    ///         if produced == 3 {
+    ///             s.cancel(); // say, the consumer has enough
+    ///         }
+    ///     }
+    ///     produced
+    /// }));
+    /// assert_eq!(produced, 3);
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.node.is_cancelled()
     }
@@ -231,6 +269,21 @@ impl Scope {
     }
 
     /// Completes once [`shutdown`](Scope::shutdown) has been called.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let scope = s.clone();
+    ///     let server = s.spawn(async move {
+    ///         scope.shutdown_requested().await; // serve until asked to stop
+    ///         "drained"
+    ///     });
+    ///     s.shutdown(Duration::from_secs(5));
+    ///     assert_eq!(server.await.unwrap(), "drained");
+    /// }));
+    /// ```
     pub fn shutdown_requested(&self) -> ShutdownRequested {
         ShutdownRequested {
             control: self.control.clone(),
@@ -239,6 +292,17 @@ impl Scope {
     }
 
     /// Whether [`shutdown`](Scope::shutdown) has been called.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     assert!(!s.is_shutting_down());
+    ///     s.shutdown(Duration::from_secs(5));
+    ///     assert!(s.is_shutting_down());
+    /// }));
+    /// ```
     pub fn is_shutting_down(&self) -> bool {
         self.control.is_shutdown_requested()
     }
@@ -279,6 +343,21 @@ impl Scope {
     }
 
     /// The scope's node in the task tree.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let child = s.spawn(std::future::pending::<()>());
+    ///     let mut children = Vec::new();
+    ///     s.node().walk(|depth, node| {
+    ///         if depth == 1 {
+    ///             children.push(node.id);
+    ///         }
+    ///     });
+    ///     assert_eq!(children, [child.id()]);
+    ///     child.cancel();
+    /// }));
+    /// ```
     pub fn node(&self) -> &NodeRef {
         &self.node
     }
@@ -293,6 +372,18 @@ impl fmt::Debug for Scope {
 }
 
 /// The future of [`Scope::shutdown_requested`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(nursery_runtime::scope(|s| async move {
+///     let mut requested = s.shutdown_requested();
+///     assert!(futures::poll!(&mut requested).is_pending());
+///     s.shutdown(Duration::from_secs(5));
+///     requested.await; // completes now
+/// }));
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct ShutdownRequested {
     control: Arc<Control>,

@@ -103,6 +103,24 @@ where
 }
 
 /// The future of [`scope`] and [`supervised`].
+///
+/// It does nothing until awaited. Dropping it early cancels the scope's children; the
+/// enclosing task still waits for them to be gone.
+///
+/// ```
+/// use std::time::Duration;
+/// use nursery_runtime::time::timeout;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let scope = nursery_runtime::scope(|s| async move {
+///         s.spawn(std::future::pending::<()>());
+///         std::future::pending::<()>().await
+///     });
+///     // Give up after 5 ms: `timeout` drops the scope future, which cancels its child.
+///     assert!(timeout(Duration::from_millis(5), scope).await.is_err());
+/// });
+/// ```
 #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
 pub struct ScopeFuture<F: MakeBody> {
     core: ScopeCore<F>,

@@ -12,12 +12,45 @@ use crate::sync::oneshot;
 
 /// Given to a child started with [`Scope::start`]: call [`ready`](Ready::ready) once it is
 /// ready to be used (a server bound its port), with a value for the starter.
+///
+/// ```
+/// use nursery_runtime::Ready;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(nursery_runtime::scope(|s| async move {
+///     let (greeting, task) = s
+///         .start(|ready: Ready<&'static str>| async move {
+///             ready.ready("listening"); // set up, now usable
+///             "served"
+///         })
+///         .await
+///         .unwrap();
+///     assert_eq!(greeting, "listening");
+///     assert_eq!(task.await.unwrap(), "served");
+/// }));
+/// ```
 pub struct Ready<V> {
     sender: oneshot::Sender<V>,
 }
 
 impl<V> Ready<V> {
     /// Reports readiness: `start` returns `Ok((value, handle))`.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let (port, server) = s
+    ///         .start(|ready| async move {
+    ///             let port: u16 = 8080; // pretend to bind it
+    ///             ready.ready(port);
+    ///             std::future::pending::<()>().await // serve
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(port, 8080);
+    ///     server.cancel();
+    /// }));
+    /// ```
     pub fn ready(self, value: V) {
         self.sender.send(value);
     }
@@ -30,9 +63,49 @@ impl<V> fmt::Debug for Ready<V> {
 }
 
 /// What [`Scope::start`] resolves to.
+///
+/// ```
+/// use nursery_runtime::{Ready, Scope, StartResult};
+///
+/// async fn start_worker(s: &Scope) -> StartResult<&'static str, u32> {
+///     s.start(|ready: Ready<&'static str>| async move {
+///         ready.ready("up");
+///         7
+///     })
+///     .await
+/// }
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let (status, output) = rt.block_on(nursery_runtime::scope(|s| async move {
+///     let (status, worker) = start_worker(&s).await.unwrap();
+///     (status, worker.await.unwrap())
+/// }));
+/// assert_eq!((status, output), ("up", 7));
+/// ```
 pub type StartResult<V, T> = Result<(V, JoinHandle<T>), StartError<T>>;
 
 /// Why [`Scope::start`] returned without the child becoming ready.
+///
+/// ```
+/// use nursery_runtime::{Ready, StartError};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// // The child returned before calling `ready`:
+/// let exited = rt.block_on(nursery_runtime::scope(|s| async move {
+///     s.start(|_ready: Ready<u16>| async { Err::<(), _>("port in use") })
+///         .await
+///         .unwrap_err()
+/// }));
+/// assert!(matches!(exited, StartError::Exited(Err("port in use"))));
+///
+/// // The child panicked first (in a supervised scope, the panic stays with the child):
+/// let failed = rt.block_on(nursery_runtime::supervised(|s| async move {
+///     s.start(|_ready: Ready<u16>| async { panic!("no config") })
+///         .await
+///         .unwrap_err()
+/// }));
+/// assert!(matches!(failed, StartError::Failed(ref e) if e.is_panic()));
+/// ```
 pub enum StartError<T> {
     /// The child finished without reporting ready; here is its output (an `Err` it returned
     /// before binding, say).

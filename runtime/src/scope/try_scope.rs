@@ -83,6 +83,24 @@ impl<E> Errors<E> {
 }
 
 /// The handle of a [`try_scope`]: spawns children returning `Result<T, E>`.
+///
+/// ```
+/// use nursery_runtime::TryScope;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let out = rt.block_on(nursery_runtime::try_scope(|s: TryScope<String>| async move {
+///     let sizes: Vec<_> = ["a.txt", "b.txt"]
+///         .into_iter()
+///         .map(|name| s.spawn(async move { Ok(name.len()) }))
+///         .collect();
+///     let mut total = 0;
+///     for size in sizes {
+///         total += size.await.unwrap().unwrap();
+///     }
+///     Ok(total)
+/// }));
+/// assert_eq!(out, Ok(10));
+/// ```
 pub struct TryScope<E> {
     scope: Scope,
     errors: Arc<Errors<E>>,
@@ -101,6 +119,16 @@ impl<E: Send + 'static> TryScope<E> {
     /// Spawns a child. Its handle resolves to `Some(value)`, or `None` if it returned `Err`
     /// (the error went to the scope).
     ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let out = rt.block_on(nursery_runtime::try_scope(|s| async move {
+    ///     let a = s.spawn(async { Ok::<u32, String>(2) });
+    ///     let b = s.spawn(async { Ok(3) });
+    ///     Ok(a.await.unwrap().unwrap() + b.await.unwrap().unwrap())
+    /// }));
+    /// assert_eq!(out, Ok(5));
+    /// ```
+    ///
     /// # Panics
     /// If the scope has closed.
     #[track_caller]
@@ -114,6 +142,26 @@ impl<E: Send + 'static> TryScope<E> {
 
     /// Spawns a shielded child (see [`Scope::spawn_shielded`]): not cancelled by the first
     /// error, still awaited, and its own `Err` still counts.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let flushed = Arc::new(AtomicBool::new(false));
+    /// let flag = flushed.clone();
+    /// let out = rt.block_on(nursery_runtime::try_scope(|s| async move {
+    ///     let failing = s.spawn(async { Err::<(), _>("write failed".to_owned()) });
+    ///     s.spawn_shielded(async move {
+    ///         let _ = failing.await; // the error has cancelled the scope by now
+    ///         flag.store(true, Ordering::SeqCst); // yet this cleanup still runs
+    ///         Ok(())
+    ///     });
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(out, Err("write failed".to_owned()));
+    /// assert!(flushed.load(Ordering::SeqCst));
+    /// ```
     #[track_caller]
     pub fn spawn_shielded<F, T>(&self, future: F) -> JoinHandle<Option<T>>
     where
@@ -148,11 +196,44 @@ impl<E: Send + 'static> TryScope<E> {
     }
 
     /// Errors that arrived after the first one, taken out of the scope.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use nursery_runtime::TryScope;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let kept: Arc<Mutex<Option<TryScope<&str>>>> = Arc::default();
+    /// let keep = kept.clone();
+    /// let out = rt.block_on(nursery_runtime::try_scope(|s| async move {
+    ///     *keep.lock().unwrap() = Some(s.clone()); // to look at the errors afterwards
+    ///     let first = s.spawn(async { Err::<(), _>("first") });
+    ///     // A shielded child is not cancelled by the first error; it fails after it.
+    ///     s.spawn_shielded(async move {
+    ///         let _ = first.await;
+    ///         Err::<(), _>("second")
+    ///     });
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(out, Err("first"));
+    /// let s = kept.lock().unwrap().take().unwrap();
+    /// assert_eq!(s.take_later_errors(), ["second"]);
+    /// assert!(s.take_later_errors().is_empty()); // taken
+    /// ```
     pub fn take_later_errors(&self) -> Vec<E> {
         std::mem::take(&mut self.errors.state.lock().later)
     }
 
     /// The underlying scope (cancel, limits, shutdown, plain spawns).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let out = rt.block_on(nursery_runtime::try_scope(|s| async move {
+    ///     s.scope().set_limit(2);
+    ///     let infallible = s.scope().spawn(async { 40 }); // a plain child
+    ///     Ok::<_, String>(infallible.await.unwrap() + 2)
+    /// }));
+    /// assert_eq!(out, Ok(42));
+    /// ```
     pub fn scope(&self) -> &Scope {
         &self.scope
     }
@@ -221,6 +302,22 @@ where
 }
 
 /// The future of [`try_scope`].
+///
+/// It does nothing until awaited, and resolves to the body's `Ok` value or to the first
+/// error; dropping it early cancels the scope's children.
+///
+/// ```
+/// use nursery_runtime::{TryScope, TryScopeFuture};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// type Parse = std::num::ParseIntError;
+/// let parse: TryScopeFuture<_, Parse> =
+///     nursery_runtime::try_scope(|s: TryScope<Parse>| async move {
+///         let n = s.spawn(async { "12".parse::<u32>() });
+///         Ok(n.await.unwrap().unwrap())
+///     });
+/// assert_eq!(rt.block_on(parse), Ok(12));
+/// ```
 #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
 pub struct TryScopeFuture<F, E>
 where

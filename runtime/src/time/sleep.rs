@@ -33,6 +33,17 @@ pub fn sleep(duration: Duration) -> Sleep {
 
 /// Waits until `deadline`.
 ///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     nursery_runtime::time::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline); // never early
+/// });
+/// ```
+///
 /// # Panics
 /// Outside a runtime.
 #[track_caller]
@@ -50,6 +61,21 @@ pub(crate) fn far_future() -> Instant {
 }
 
 /// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
+///
+/// It can be kept in a variable and awaited by reference, e.g. to check it before and after:
+///
+/// ```
+/// use std::time::Duration;
+/// use nursery_runtime::time::{sleep, Sleep};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let mut budget: Sleep = sleep(Duration::from_millis(5));
+///     assert!(!budget.is_elapsed());
+///     (&mut budget).await;
+///     assert!(budget.is_elapsed());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
@@ -59,16 +85,51 @@ pub struct Sleep {
 
 impl Sleep {
     /// The instant at which this sleep completes.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let deadline = Instant::now() + Duration::from_secs(1);
+    ///     assert_eq!(nursery_runtime::time::sleep_until(deadline).deadline(), deadline);
+    /// });
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// Whether the deadline has passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery_runtime::time::sleep;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     assert!(!sleep(Duration::from_secs(3600)).is_elapsed());
+    ///     assert!(sleep(Duration::ZERO).is_elapsed());
+    /// });
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         Instant::now() >= self.deadline
     }
 
     /// Moves the deadline (the timer is re-registered at the next poll).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut sleep = nursery_runtime::time::sleep(Duration::from_secs(3600));
+    ///     let sooner = Instant::now() + Duration::from_millis(5);
+    ///     sleep.reset(sooner);
+    ///     assert_eq!(sleep.deadline(), sooner);
+    ///     sleep.await; // after 5 ms, not an hour
+    ///     assert!(Instant::now() >= sooner);
+    /// });
+    /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.cancel_timer();
         self.deadline = deadline;

@@ -32,6 +32,20 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Like [`timeout`], with an absolute deadline.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use nursery_runtime::time::timeout_at;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     // Steps that share one deadline:
+///     assert_eq!(timeout_at(deadline, async { "step 1" }).await, Ok("step 1"));
+///     assert!(timeout_at(deadline, std::future::pending::<()>()).await.is_err());
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
 #[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
@@ -41,6 +55,22 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 }
 
 /// The future of [`timeout`].
+///
+/// It resolves to `Ok(output)` if the future finished in time, `Err(Elapsed)` otherwise; the
+/// error converts into `std::io::Error` (`ErrorKind::TimedOut`), so `?` works in I/O code.
+///
+/// ```
+/// use std::time::Duration;
+/// use nursery_runtime::time::{timeout, Timeout};
+///
+/// async fn read_config() -> std::io::Result<String> {
+///     let load: Timeout<_> = timeout(Duration::from_secs(5), async { "port = 80".to_owned() });
+///     Ok(load.await?)
+/// }
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// assert_eq!(rt.block_on(read_config()).unwrap(), "port = 80");
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Timeout<F> {
     future: F,
@@ -49,11 +79,36 @@ pub struct Timeout<F> {
 
 impl<F> Timeout<F> {
     /// The wrapped future.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery_runtime::time::{sleep, timeout};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let nap = sleep(Duration::from_millis(5));
+    ///     let wakes_at = nap.deadline();
+    ///     let guarded = timeout(Duration::from_secs(60), nap);
+    ///     assert_eq!(guarded.get_ref().deadline(), wakes_at);
+    ///     assert!(guarded.await.is_ok());
+    /// });
+    /// ```
     pub fn get_ref(&self) -> &F {
         &self.future
     }
 
     /// Unwraps the future, dropping the timer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let guarded = nursery_runtime::time::timeout(Duration::from_millis(1), async { 5 });
+    ///     let unbounded = guarded.into_inner(); // no deadline any more
+    ///     assert_eq!(unbounded.await, 5);
+    /// });
+    /// ```
     pub fn into_inner(self) -> F {
         self.future
     }
@@ -87,6 +142,21 @@ impl<F> fmt::Debug for Timeout<F> {
 }
 
 /// The deadline of a [`timeout`] passed before the future finished.
+///
+/// ```
+/// use std::time::Duration;
+/// use nursery_runtime::time::{timeout, Elapsed};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let err: Elapsed = timeout(Duration::from_millis(1), std::future::pending::<()>())
+///         .await
+///         .unwrap_err();
+///     assert_eq!(err.to_string(), "deadline has elapsed");
+///     let io: std::io::Error = err.into();
+///     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 

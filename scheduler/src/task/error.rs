@@ -76,6 +76,27 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// The error a [`JoinHandle`](crate::JoinHandle) resolves to when its task produced no value.
+///
+/// A task either was cancelled or panicked. (A panic is seen here only where it stays with
+/// the task: under the runtime's root or in a supervised scope. Elsewhere it cancels the
+/// siblings and is re-raised where the parent waits.)
+///
+/// ```
+/// use nursery_runtime::JoinError;
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let (cancelled, panicked): (JoinError, JoinError) =
+///     rt.block_on(nursery_runtime::supervised(|s| async move {
+///         let forever = s.spawn(std::future::pending::<()>());
+///         forever.cancel();
+///         let crash = s.spawn(async { panic!("bad input") });
+///         (forever.await.unwrap_err(), crash.await.unwrap_err())
+///     }));
+/// assert!(cancelled.is_cancelled());
+/// assert_eq!(cancelled.to_string(), "task was cancelled");
+/// assert!(panicked.is_panic());
+/// assert!(panicked.to_string().ends_with("panicked: bad input"), "{panicked}");
+/// ```
 pub struct JoinError {
     repr: Repr,
 }
@@ -99,11 +120,31 @@ impl JoinError {
     }
 
     /// The task was cancelled before it finished.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let forever = nursery_runtime::spawn(std::future::pending::<()>());
+    ///     forever.cancel();
+    ///     let err = forever.await.unwrap_err();
+    ///     assert!(err.is_cancelled());
+    ///     assert!(!err.is_panic());
+    /// });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
 
     /// The task, or a child whose failure it inherited, panicked.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let err = rt.block_on(nursery_runtime::supervised(|s| async move {
+    ///     s.spawn(async { panic!("bad input") }).await.unwrap_err()
+    /// }));
+    /// assert!(err.is_panic());
+    /// assert!(!err.is_cancelled());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
     }
@@ -115,6 +156,16 @@ impl JoinError {
     ///
     /// # Panics
     /// If the error is a cancellation (check [`is_panic`](Self::is_panic) first).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let err = rt.block_on(nursery_runtime::supervised(|s| async move {
+    ///     s.spawn(async { std::panic::panic_any(42u32) }).await.unwrap_err()
+    /// }));
+    /// let payload = err.into_panic();
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&42)); // a non-string payload, unchanged
+    /// // To propagate it instead: std::panic::resume_unwind(payload)
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         match self.try_into_panic() {
             Ok(p) => p,
@@ -123,6 +174,21 @@ impl JoinError {
     }
 
     /// The panic payload, or the error back if it was a cancellation.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let (cancelled, panicked) = rt.block_on(nursery_runtime::supervised(|s| async move {
+    ///     let forever = s.spawn(std::future::pending::<()>());
+    ///     forever.cancel();
+    ///     let crash = s.spawn(async { panic!("bad input") });
+    ///     (forever.await.unwrap_err(), crash.await.unwrap_err())
+    /// }));
+    /// assert!(cancelled.try_into_panic().unwrap_err().is_cancelled());
+    /// let payload = panicked.try_into_panic().unwrap();
+    /// // A string panic comes back as a `String` naming the task.
+    /// let message = payload.downcast_ref::<String>().unwrap();
+    /// assert!(message.starts_with("task task#") && message.ends_with("panicked: bad input"));
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.repr {
             Repr::Panic(f) => Ok(f.into_resume_payload()),
@@ -131,6 +197,14 @@ impl JoinError {
     }
 
     /// The panic message, if this is a panic with a string payload.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let err = rt.block_on(nursery_runtime::supervised(|s| async move {
+    ///     s.spawn(async { panic!("bad input") }).await.unwrap_err()
+    /// }));
+    /// assert_eq!(err.panic_message(), Some("bad input"));
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
             Repr::Panic(f) => Some(&f.message),
@@ -139,6 +213,17 @@ impl JoinError {
     }
 
     /// The name (or `task#id`) of the task that panicked first.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let err = rt.block_on(nursery_runtime::supervised(|s| async move {
+    ///     let parser = nursery_runtime::task::Builder::new()
+    ///         .name("parser")
+    ///         .spawn_in(&s, async { panic!("bad input") });
+    ///     parser.await.unwrap_err()
+    /// }));
+    /// assert_eq!(err.task_name(), Some("'parser'"));
+    /// ```
     pub fn task_name(&self) -> Option<&str> {
         match &self.repr {
             Repr::Panic(f) => Some(&f.task),
@@ -168,6 +253,15 @@ impl fmt::Debug for JoinError {
 impl std::error::Error for JoinError {}
 
 /// Spawning failed: the parent has completed, or a scope's concurrency limit is reached.
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// let handle = rt.handle().clone();
+/// drop(rt);
+/// let err: nursery_runtime::SpawnError = handle.try_spawn(async {}).unwrap_err();
+/// assert!(err.is_closed());
+/// assert!(err.to_string().starts_with("cannot spawn into a closed runtime"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpawnError {
     kind: SpawnErrorKind,
@@ -187,6 +281,14 @@ impl SpawnError {
     }
 
     /// The scope already runs `limit` children (see `Scope::set_limit`).
+    ///
+    /// ```
+    /// use nursery_runtime::SpawnError;
+    ///
+    /// let err = SpawnError::full(4);
+    /// assert!(err.is_full());
+    /// assert!(err.to_string().contains("limit of 4 children"));
+    /// ```
     pub fn full(limit: usize) -> SpawnError {
         SpawnError {
             kind: SpawnErrorKind::Full(limit),
@@ -194,11 +296,31 @@ impl SpawnError {
     }
 
     /// The parent (scope, task or runtime) has completed: nothing can be spawned into it.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let escaped = rt.block_on(nursery_runtime::scope(|s| async move { s })); // returned: closed
+    /// let err = escaped.try_spawn(async {}).unwrap_err();
+    /// assert!(err.is_closed());
+    /// assert!(!err.is_full());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self.kind, SpawnErrorKind::Closed(_))
     }
 
     /// The scope's concurrency limit is reached.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     s.set_limit(1);
+    ///     let busy = s.spawn(std::future::pending::<()>());
+    ///     let err = s.try_spawn(async {}).unwrap_err();
+    ///     assert!(err.is_full());
+    ///     assert!(!err.is_closed());
+    ///     busy.cancel();
+    /// }));
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self.kind, SpawnErrorKind::Full(_))
     }

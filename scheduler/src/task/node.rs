@@ -9,6 +9,19 @@ use super::state::Kind;
 
 /// A counted reference to a node of the task tree: a task, a scope, a `block_on` body or the
 /// runtime's root. Cloning adds a reference; dropping the last one frees the node.
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(nursery_runtime::scope(|s| async move {
+///     let child = s.spawn(std::future::pending::<()>());
+///     let node = child.node().clone(); // another reference to the same node
+///     assert_eq!(&node, child.node());
+///     assert!(!node.is_complete());
+///     node.cancel();
+///     assert!(child.await.unwrap_err().is_cancelled());
+///     assert!(node.is_complete()); // still readable: this reference keeps it
+/// }));
+/// ```
 pub struct NodeRef {
     ptr: NonNull<Header>,
 }
@@ -64,11 +77,32 @@ impl NodeRef {
 
     /// Requests cancellation of this node and its whole subtree (shielded descendants and their
     /// subtrees excepted).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let plain = s.spawn(std::future::pending::<()>());
+    ///     let shielded = s.spawn_shielded(std::future::pending::<()>());
+    ///     s.node().cancel();
+    ///     assert!(plain.await.unwrap_err().is_cancelled());
+    ///     assert!(!shielded.is_finished()); // not reached by the cancellation
+    ///     shielded.cancel(); // only its own handle (or shutdown) stops it
+    /// }));
+    /// ```
     pub fn cancel(&self) {
         super::tree::cancel_subtree(self, false);
     }
 
     /// Cancels this node and its whole subtree, shielded descendants included (runtime shutdown).
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let shielded = s.spawn_shielded(std::future::pending::<()>());
+    ///     s.node().cancel_all();
+    ///     assert!(shielded.await.unwrap_err().is_cancelled());
+    /// }));
+    /// ```
     pub fn cancel_all(&self) {
         super::tree::cancel_subtree(self, true);
     }
@@ -76,44 +110,148 @@ impl NodeRef {
     /// Keeps this node from completing until the returned guard is dropped, like an extra
     /// child (work done outside the scheduler on its behalf, e.g. a blocking closure). `None` if
     /// the node has already completed.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let task = nursery_runtime::spawn(std::future::pending::<()>());
+    ///     let hold = task.node().hold().expect("the task has not completed");
+    ///     task.cancel(); // its future goes, but the hold keeps the task from completing
+    ///     assert!(!task.is_finished());
+    ///     drop(hold); // e.g. the work done on its behalf is over
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    ///
+    ///     let done = nursery_runtime::spawn(async {});
+    ///     let node = done.node().clone();
+    ///     done.await.unwrap();
+    ///     assert!(node.hold().is_none()); // too late: it has completed
+    /// });
+    /// ```
     pub fn hold(&self) -> Option<Hold> {
         super::tree::try_reserve_child(self.header()).then(|| Hold { node: self.clone() })
     }
 
     /// Wakes the owner of a group (a scope future, `block_on`) so it looks at its state again.
+    ///
+    /// For code that changes what the owner waits on from outside the tree (the runtime calls
+    /// it when a scope is asked to shut down). A spurious wake is harmless:
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let out = rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     s.node().wake_owner(); // the scope future is polled again, finds nothing new
+    ///     "unchanged"
+    /// }));
+    /// assert_eq!(out, "unchanged");
+    /// ```
     pub fn wake_owner(&self) {
         super::tree::wake_waiter(self);
     }
 
     /// Calls `handler` for every child failure that stays at the child (this node is the root or
     /// a supervised scope) instead of travelling up.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let failures = Arc::new(Mutex::new(Vec::new()));
+    /// let log = failures.clone();
+    /// // The root keeps its tasks' failures: log them all.
+    /// rt.handle().root().on_child_failure(move |err| {
+    ///     log.lock().unwrap().push(err.panic_message().map(str::to_owned));
+    /// });
+    /// let task = rt.handle().spawn(async { panic!("lost connection") });
+    /// assert!(rt.block_on(task).unwrap_err().is_panic());
+    /// assert_eq!(*failures.lock().unwrap(), [Some("lost connection".to_owned())]);
+    /// ```
     pub fn on_child_failure(&self, handler: impl Fn(&super::JoinError) + Send + Sync + 'static) {
         super::tree::set_failure_handler(self, std::sync::Arc::new(handler));
     }
 
     /// Whether cancellation has been requested.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let task = nursery_runtime::spawn(std::future::pending::<()>());
+    ///     assert!(!task.node().is_cancelled());
+    ///     task.cancel();
+    ///     assert!(task.node().is_cancelled());
+    /// });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.header().state.load().is_cancelled()
     }
 
     /// Whether the node and its whole subtree are gone.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let node = rt.block_on(async {
+    ///     let task = nursery_runtime::spawn(async {});
+    ///     task.node().clone() // block_on returns once the task is done
+    /// });
+    /// assert!(node.is_complete());
+    /// assert!(!rt.handle().root().is_complete()); // the root lives as long as the runtime
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.header().state.load().is_complete()
     }
 
     /// The node's id, unique within its runtime.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let child = s.spawn(async {});
+    ///     assert_eq!(child.node().id(), child.id());
+    ///     assert_ne!(child.node().id(), s.node().id());
+    /// }));
+    /// ```
     pub fn id(&self) -> u64 {
         self.header().meta.id
     }
 
     /// Visits this node and its live descendants depth-first (iteratively, so deep trees are
     /// fine), for a task-tree dump. `visit` gets the depth and a snapshot of each node.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(nursery_runtime::scope(|s| async move {
+    ///     let a = s.spawn(std::future::pending::<()>());
+    ///     let b = s.spawn(std::future::pending::<()>());
+    ///     let mut lines = Vec::new();
+    ///     s.node().walk(|depth, node| lines.push(format!("{}{}", "  ".repeat(depth), node.kind)));
+    ///     assert_eq!(lines, ["scope", "  task", "  task"]);
+    ///     a.cancel();
+    ///     b.cancel();
+    /// }));
+    /// ```
     pub fn walk(&self, mut visit: impl FnMut(usize, &NodeInfo)) {
         super::tree::walk(self, &mut visit);
     }
 }
 
 /// Keeps a node from completing while it lives (see [`NodeRef::hold`]).
+///
+/// What `spawn_blocking` uses: the closure runs outside the scheduler, and its task must not
+/// complete before the closure returns.
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let task = nursery_runtime::spawn(std::future::pending::<()>());
+///     let hold = task.node().hold().unwrap();
+///     let helper = std::thread::spawn(move || {
+///         // Work on the task's behalf, on a plain thread...
+///         drop(hold); // ...and the task may complete.
+///     });
+///     task.cancel();
+///     assert!(task.await.unwrap_err().is_cancelled()); // only after the hold is dropped
+///     helper.join().unwrap();
+/// });
+/// ```
 #[must_use = "the hold is released as soon as it is dropped"]
 pub struct Hold {
     node: NodeRef,
@@ -121,6 +259,17 @@ pub struct Hold {
 
 impl Hold {
     /// The node being held open.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let task = nursery_runtime::spawn(std::future::pending::<()>());
+    ///     let hold = task.node().hold().unwrap();
+    ///     assert_eq!(hold.node(), task.node());
+    ///     task.cancel();
+    ///     drop(hold);
+    /// });
+    /// ```
     pub fn node(&self) -> &NodeRef {
         &self.node
     }
@@ -141,6 +290,27 @@ impl fmt::Debug for Hold {
 }
 
 /// What a task-tree dump shows of one node.
+///
+/// ```
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let task = nursery_runtime::task::Builder::new()
+///         .name("worker")
+///         .spawn(std::future::pending::<()>());
+///     let mut found = None;
+///     nursery_runtime::Handle::current().root().walk(|_, node| {
+///         if node.id == task.id() {
+///             found = Some(node.clone());
+///         }
+///     });
+///     let node = found.unwrap();
+///     assert_eq!(node.name.as_deref(), Some("worker"));
+///     assert_eq!(node.kind, "task");
+///     assert_eq!(node.live_children, 0);
+///     assert!(node.location.is_some());
+///     task.cancel();
+/// });
+/// ```
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
     /// Unique within the runtime.
