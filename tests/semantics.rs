@@ -397,6 +397,32 @@ fn a_task_tree_dump_shows_names_parents_states_and_locations() {
 }
 
 #[test]
+fn a_task_that_has_not_yet_waited_is_counted_as_starting_in_the_dump() {
+    // One worker, busy with the parent: the child cannot have been polled yet when the parent
+    // takes the dump. An unnamed task joins the tree's lists only when it first waits.
+    let rt = runtime(1);
+    let handle = rt.handle().clone();
+    let parent = nursery::task::Builder::new()
+        .name("parent")
+        .spawn_on(rt.handle(), async move {
+            let child = nursery::spawn(std::future::pending::<()>());
+            let tree = handle.task_tree();
+            child.cancel();
+            tree
+        });
+    let tree = rt.block_on(parent).unwrap();
+    let (_, parent) = tree
+        .nodes
+        .iter()
+        .find(|(_, n)| n.name.as_deref() == Some("parent"))
+        .expect("a named task is listed from its spawn on");
+    assert_eq!(parent.live_children, 1);
+    assert_eq!(parent.starting_children, 1);
+    assert_eq!(tree.task_count(), 2, "the parent and its starting child");
+    assert!(tree.to_string().contains("1 starting"), "{tree}");
+}
+
+#[test]
 fn a_poll_that_blocks_a_worker_is_reported_with_the_tasks_name_and_location() {
     let reports = Arc::new(Mutex::new(Vec::new()));
     let r = reports.clone();

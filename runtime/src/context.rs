@@ -28,7 +28,7 @@ pub(crate) const NO_RUNTIME: &str = "there is no nursery runtime on this thread:
     task or from inside Runtime::block_on (or use Handle::spawn from plain threads)";
 
 /// Restores the previous runtime of this thread when dropped.
-pub struct EnterGuard {
+pub(crate) struct EnterGuard {
     previous: Option<Handle>,
 }
 

@@ -64,7 +64,9 @@ impl Handle {
 }
 
 impl TaskTree {
-    /// Live tasks (not scopes) in the snapshot.
+    /// Live tasks (not scopes) in the snapshot: those listed, and those counted as starting
+    /// (an unnamed task joins the tree's lists when it first waits; see
+    /// [`NodeInfo::starting_children`](crate::task::NodeInfo::starting_children)).
     ///
     /// ```
     /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
@@ -78,7 +80,9 @@ impl TaskTree {
     /// }));
     /// ```
     pub fn task_count(&self) -> usize {
-        self.nodes.iter().filter(|(_, n)| n.kind == "task").count()
+        let listed = self.nodes.iter().filter(|(_, n)| n.kind == "task").count();
+        let starting: usize = self.nodes.iter().map(|(_, n)| n.starting_children).sum();
+        listed + starting
     }
 }
 

@@ -140,14 +140,18 @@ impl Handle {
     ///
     /// ```
     /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let task = rt.handle().spawn(std::future::pending::<()>());
+    /// // A named task is in the tree from its spawn on (an unnamed one from when it first
+    /// // waits; until then its parent counts it in `starting_children`).
+    /// let task = nursery_runtime::task::Builder::new()
+    ///     .name("listener")
+    ///     .spawn_on(rt.handle(), std::future::pending::<()>());
     /// let mut top_level = Vec::new();
     /// rt.handle().root().walk(|depth, node| {
     ///     if depth == 1 {
-    ///         top_level.push(node.id);
+    ///         top_level.push(node.name.clone());
     ///     }
     /// });
-    /// assert_eq!(top_level, [task.id()]);
+    /// assert_eq!(top_level, [Some("listener".to_owned())]);
     /// task.cancel();
     /// ```
     pub fn root(&self) -> &NodeRef {

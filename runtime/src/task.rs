@@ -191,6 +191,36 @@ impl Builder {
             .unwrap_or_else(|e| panic!("Scope::spawn: {e}"))
     }
 
+    /// Spawns at the top of `handle`'s runtime (a child of its root), like
+    /// [`Handle::spawn`](crate::Handle::spawn): from any thread, inside or outside the runtime.
+    ///
+    /// ```
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let task = std::thread::spawn(move || {
+    ///     nursery_runtime::task::Builder::new()
+    ///         .name("from a plain thread")
+    ///         .spawn_on(&handle, async { 7 })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(rt.block_on(task).unwrap(), 7);
+    /// ```
+    ///
+    /// # Panics
+    /// If the runtime has shut down.
+    #[track_caller]
+    pub fn spawn_on<F>(self, handle: &crate::Handle, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = self.meta();
+        handle
+            .spawn_root(future, meta)
+            .unwrap_or_else(|e| panic!("Builder::spawn_on: {e}"))
+    }
+
     /// Spawns into `scope`, or fails if the scope has closed or its limit is reached.
     ///
     /// ```

@@ -52,7 +52,7 @@ thread_local! {
 }
 
 /// Restores the previous budget when dropped.
-pub struct BudgetGuard {
+pub(crate) struct BudgetGuard {
     previous: Option<u8>,
 }
 

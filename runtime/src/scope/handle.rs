@@ -347,7 +347,10 @@ impl Scope {
     /// ```
     /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
     /// rt.block_on(nursery_runtime::scope(|s| async move {
-    ///     let child = s.spawn(std::future::pending::<()>());
+    ///     // Named, so it is in the tree from its spawn on (see `NodeInfo::starting_children`).
+    ///     let child = nursery_runtime::task::Builder::new()
+    ///         .name("child")
+    ///         .spawn_in(&s, std::future::pending::<()>());
     ///     let mut children = Vec::new();
     ///     s.node().walk(|depth, node| {
     ///         if depth == 1 {

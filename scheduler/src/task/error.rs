@@ -280,6 +280,8 @@ impl SpawnError {
         }
     }
 
+    // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
+    #[doc(hidden)]
     /// The scope already runs `limit` children (see `Scope::set_limit`).
     ///
     /// ```

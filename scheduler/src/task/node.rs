@@ -93,6 +93,8 @@ impl NodeRef {
         super::tree::cancel_subtree(self, false);
     }
 
+    // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
+    #[doc(hidden)]
     /// Cancels this node and its whole subtree, shielded descendants included (runtime shutdown).
     ///
     /// ```
@@ -107,6 +109,8 @@ impl NodeRef {
         super::tree::cancel_subtree(self, true);
     }
 
+    // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
+    #[doc(hidden)]
     /// Keeps this node from completing until the returned guard is dropped, like an extra
     /// child (work done outside the scheduler on its behalf, e.g. a blocking closure). `None` if
     /// the node has already completed.
@@ -131,6 +135,8 @@ impl NodeRef {
         super::tree::try_reserve_child(self.header()).then(|| Hold { node: self.clone() })
     }
 
+    // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
+    #[doc(hidden)]
     /// Wakes the owner of a group (a scope future, `block_on`) so it looks at its state again.
     ///
     /// For code that changes what the owner waits on from outside the tree (the runtime calls
@@ -219,8 +225,14 @@ impl NodeRef {
     /// ```
     /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
     /// rt.block_on(nursery_runtime::scope(|s| async move {
-    ///     let a = s.spawn(std::future::pending::<()>());
-    ///     let b = s.spawn(std::future::pending::<()>());
+    ///     // Named tasks are in the tree from their spawn on; an unnamed one joins it when it
+    ///     // first waits, and is counted in its parent's `starting_children` until then.
+    ///     let a = nursery_runtime::task::Builder::new()
+    ///         .name("a")
+    ///         .spawn_in(&s, std::future::pending::<()>());
+    ///     let b = nursery_runtime::task::Builder::new()
+    ///         .name("b")
+    ///         .spawn_in(&s, std::future::pending::<()>());
     ///     let mut lines = Vec::new();
     ///     s.node().walk(|depth, node| lines.push(format!("{}{}", "  ".repeat(depth), node.kind)));
     ///     assert_eq!(lines, ["scope", "  task", "  task"]);
@@ -233,6 +245,8 @@ impl NodeRef {
     }
 }
 
+// Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
+#[doc(hidden)]
 /// Keeps a node from completing while it lives (see [`NodeRef::hold`]).
 ///
 /// What `spawn_blocking` uses: the closure runs outside the scheduler, and its task must not
