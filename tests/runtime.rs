@@ -119,6 +119,65 @@ fn two_busy_tasks_run_on_two_workers_at_once() {
     });
 }
 
+/// Wakes `count` idle tasks from one task, all in one poll. Each woken task, when it runs,
+/// occupies its worker until another woken task has started too: possible only if a second
+/// worker picks some of them up. Bounded, so a runtime that never shares them fails.
+fn wake_many_from_one_task(rt: &nursery::Runtime, count: usize) {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let parked = Arc::new(AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..count {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        senders.push(tx);
+        let (arrived, parked) = (arrived.clone(), parked.clone());
+        handles.push(rt.handle().spawn(async move {
+            parked.fetch_add(1, SeqCst);
+            rx.await.unwrap();
+            arrived.fetch_add(1, SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while arrived.load(SeqCst) < 2 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the other woken tasks were never picked up by another worker"
+                );
+                std::hint::spin_loop();
+            }
+        }));
+    }
+    support::wait_for_count(&parked, count);
+    let waker = rt.handle().spawn(async move {
+        // Resumed by its timer: the worker that runs it was not woken to search (a searcher
+        // that finds work wakes a peer on its own, which would make this test pass anyway).
+        nursery::time::sleep(Duration::from_millis(20)).await;
+        for tx in senders {
+            tx.send(()).unwrap();
+        }
+    });
+    rt.block_on(async move {
+        waker.await.unwrap();
+        for handle in handles {
+            handle.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn tasks_queued_behind_a_poll_that_blocks_its_worker_are_rescued_by_the_monitor() {
+    // Three woken tasks are below the backlog that wakes a peer, and the first one blocks its
+    // worker (spinning). Liveness: the others must still run. Two mechanisms see to it: the
+    // stall monitor sees the worker stuck and wakes a peer (`Scheduler::share_backlog_of`),
+    // and a parked worker wakes to fire another worker's overdue timers (the waker's sleep
+    // here). scheduler/tests/wake_policy.rs tests the wake rules one by one.
+    let rt = nursery::Runtime::builder()
+        .worker_threads(2)
+        .stall_threshold(Some(Duration::from_millis(50)))
+        .on_stall(|_| {})
+        .build()
+        .unwrap();
+    wake_many_from_one_task(&rt, 3);
+}
+
 #[test]
 fn a_task_that_never_yields_on_its_own_cannot_starve_others_on_one_worker() {
     let rt = runtime(1);

@@ -174,6 +174,9 @@ fn watch(
             }
             if poll.in_poll() {
                 any_activity = true;
+                // Stuck in one poll since the last look: the tasks queued behind it need
+                // another worker.
+                handle.scheduler().share_backlog_of(worker);
                 let blocked_for = now.duration_since(last.1);
                 if blocked_for >= threshold && !last.2 {
                     last.2 = true;

@@ -30,6 +30,40 @@ pub(crate) struct Shared {
     polls: Box<[PollSlot]>,
 }
 
+/// Why a task is being queued: it decides where it goes and whether a peer is woken for it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Origin {
+    /// A new task.
+    Spawn,
+    /// A wake (by a task, by I/O or a timer, or a cancellation).
+    Wake,
+    /// A task that woke itself while running (`yield_now`): it goes behind the others.
+    Yield,
+}
+
+/// How many tasks must wait in a worker's own queue before a task pushed there, displaced from
+/// the LIFO slot, wakes a sleeping peer to steal some.
+///
+/// Tasks that wake each other while running pass messages (a channel, a oneshot, a ring of
+/// them): each woken task runs here within a few polls, its data still in this core's cache,
+/// and its waker usually goes idle right after. Waking a peer for such a task costs the waker a
+/// syscall on every hop and moves the conversation between cores; a peer is woken only when a
+/// real backlog builds up. New tasks, and tasks woken from outside any task (I/O readiness,
+/// timers), are the signal of parallel work: a peer is woken as soon as two wait.
+fn backlog_worth_a_peer(origin: Origin) -> usize {
+    let woken_by_a_task = origin == Origin::Wake && context::in_task();
+    if woken_by_a_task {
+        MESSAGE_BACKLOG
+    } else {
+        2
+    }
+}
+
+/// See [`backlog_worth_a_peer`]. Above the few tasks that pile up behind the LIFO slot when a
+/// conversation runs here (the slot runs at most `MAX_LIFO_STREAK` times in a row, each time
+/// displacing one task).
+const MESSAGE_BACKLOG: usize = 8;
+
 /// The worker-local half, reachable from wakers running on the worker's own thread.
 struct Local {
     index: usize,
@@ -47,20 +81,17 @@ impl Shared {
     }
 
     /// Queues a task that was woken (`is_yield`: it woke itself and should let others run first).
-    pub(crate) fn schedule(&self, task: NodeRef, is_yield: bool) {
+    pub(crate) fn schedule(&self, task: NodeRef, origin: Origin) {
         let local = LOCAL.with(Cell::get);
         if !local.is_null() && context::worker_of() == self as *const Shared as usize {
             // SAFETY: LOCAL points to the `Local` on this thread's stack while its worker loop
             // runs (it is reset before `run` returns), and we are on that thread.
             let local = unsafe { &*local };
-            if is_yield {
+            if origin == Origin::Yield {
                 local.queue.push(task);
             } else if let Some(previous) = local.lifo.replace(Some(task)) {
                 local.queue.push(previous);
-                // A single task displaced from the LIFO slot runs here within a few polls;
-                // waking a peer for it only moves it to another core (and costs a wake-up per
-                // hop in ping-pong patterns). Wake one when work really piles up.
-                if local.queue.len() < 2 {
+                if local.queue.len() < backlog_worth_a_peer(origin) {
                     return;
                 }
             } else {
@@ -686,6 +717,61 @@ impl Scheduler {
         self.shared.polls[index].snapshot()
     }
 
+    /// For a monitor that sees worker `index` stuck in one poll: if tasks wait in that worker's
+    /// queue, wake a sleeping worker to steal them. (Tasks woken by a running task wake no peer
+    /// until a backlog builds up; behind a poll that blocks its thread they would otherwise wait
+    /// for that poll to end.)
+    ///
+    /// ```
+    /// # use std::sync::{Condvar, Mutex};
+    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
+    /// # impl Parker {
+    /// #     fn new(workers: usize) -> Parker {
+    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
+    /// #     }
+    /// # }
+    /// # impl nursery_scheduler::Park for Parker {
+    /// #     fn park(&self, index: usize) {
+    /// #         let (notified, wake) = &self.workers[index];
+    /// #         let mut notified = notified.lock().unwrap();
+    /// #         while !*notified {
+    /// #             notified = wake.wait(notified).unwrap();
+    /// #         }
+    /// #         *notified = false;
+    /// #     }
+    /// #     fn unpark(&self, index: usize) {
+    /// #         let (notified, wake) = &self.workers[index];
+    /// #         *notified.lock().unwrap() = true;
+    /// #         wake.notify_one();
+    /// #     }
+    /// #     fn poll_events(&self, _index: usize) {}
+    /// # }
+    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
+    /// # let threads: Vec<_> = runners
+    /// #     .into_iter()
+    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
+    /// #     .collect();
+    /// # let root = scheduler.new_root();
+    /// // A worker that is not stuck, with nothing queued: nothing to share, nobody woken.
+    /// scheduler.share_backlog_of(0);
+    /// let task = scheduler
+    ///     .spawn(root.node(), async { 1 }, nursery_scheduler::SpawnMeta::here(), "root")
+    ///     .unwrap();
+    /// assert_eq!(futures::executor::block_on(task).unwrap(), 1);
+    /// # root.close();
+    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
+    /// # scheduler.shutdown();
+    /// # for thread in threads {
+    /// #     thread.join().unwrap();
+    /// # }
+    /// # scheduler.drain();
+    /// ```
+    pub fn share_backlog_of(&self, index: usize) {
+        if !self.shared.stealers[index].is_empty() {
+            self.shared.notify_one();
+        }
+    }
+
     /// Stops the worker loops (after the runtime has seen every task complete).
     ///
     /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
@@ -898,6 +984,11 @@ impl WorkerRunner {
             tick = tick.wrapping_add(1);
             if tick % MAINTENANCE_INTERVAL == 0 {
                 shared.park.poll_events(local.index);
+                if local.queue.len() >= 2 {
+                    // Woken tasks below MESSAGE_BACKLOG wake no peer when queued; if they are
+                    // still waiting here a maintenance interval later, share them.
+                    shared.notify_one();
+                }
             }
             let mut task = next_task(&shared, &local, tick, &mut lifo_streak);
             if task.is_none() {
@@ -919,7 +1010,7 @@ impl WorkerRunner {
                     let slot = &shared.polls[local.index];
                     let meta = &task.header().meta;
                     slot.begin(meta.id, meta.location);
-                    task::run(task, |t| shared.schedule(t, true));
+                    task::run(task, |t| shared.schedule(t, Origin::Yield));
                     slot.end();
                 }
                 None => {

@@ -222,7 +222,7 @@ pub(crate) fn schedule_if_idle(task: &NodeRef) {
         if let Some(scheduler) = header.scheduler {
             // SAFETY: a task is only submitted while its body is not done, and the runtime
             // keeps its scheduler alive until every task's body is done (see `Header`).
-            unsafe { scheduler.as_ref() }.schedule(queued, false);
+            unsafe { scheduler.as_ref() }.schedule(queued, crate::worker::Origin::Wake);
         }
     }
 }

@@ -1,0 +1,303 @@
+//! When a queued task wakes a sleeping worker (`Shared::schedule`, `backlog_worth_a_peer`):
+//! tasks woken by a running task pass messages and stay here until a backlog builds up; new
+//! tasks, and tasks woken from outside any task (I/O, timers), wake a peer as soon as two wait.
+//!
+//! The tests drive a scheduler with a `Park` of their own that counts `unpark` calls per worker
+//! and can resume one parked worker "for I/O" (as the runtime's reactor does): that worker runs
+//! a task it wakes from inside `park`, without going through the idle protocol, so no other
+//! wake-up (a searcher finding work wakes a peer) blurs what the task's own wakes do.
+#![cfg(not(loom))]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+use nursery_scheduler::{Group, Park, Scheduler, SpawnMeta};
+
+#[derive(Default)]
+struct Worker {
+    state: Mutex<WorkerState>,
+    condvar: Condvar,
+    unparks: AtomicUsize,
+    parked: AtomicBool,
+}
+
+#[derive(Default)]
+struct WorkerState {
+    notified: bool,
+    /// Set by the test: resume this worker as if I/O were ready, and wake `io_waiter`.
+    io_ready: bool,
+}
+
+/// A condvar parker per worker, plus one "I/O readiness" that a test can deliver to one worker.
+struct TestPark {
+    workers: Vec<Worker>,
+    io_waiter: Mutex<Option<Waker>>,
+}
+
+/// The scheduler's handle on the shared `TestPark`.
+struct ParkRef(Arc<TestPark>);
+
+impl Park for ParkRef {
+    fn park(&self, index: usize) {
+        let worker = &self.0.workers[index];
+        let mut state = worker.state.lock().unwrap();
+        while !state.notified && !state.io_ready {
+            // Only a worker really blocked here counts as parked (under the lock that a wake
+            // takes): one about to return for a wake that already came does not.
+            worker.parked.store(true, SeqCst);
+            state = worker.condvar.wait(state).unwrap();
+            worker.parked.store(false, SeqCst);
+        }
+        state.notified = false;
+        let io = std::mem::take(&mut state.io_ready);
+        drop(state);
+        if io {
+            // Like the reactor: wake the task waiting for I/O on this worker's thread, outside
+            // any task.
+            if let Some(waker) = self.0.io_waiter.lock().unwrap().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    fn unpark(&self, index: usize) {
+        let worker = &self.0.workers[index];
+        worker.unparks.fetch_add(1, SeqCst);
+        worker.state.lock().unwrap().notified = true;
+        worker.condvar.notify_one();
+    }
+
+    fn poll_events(&self, _index: usize) {}
+}
+
+impl TestPark {
+    fn deliver_io_to(&self, index: usize) {
+        let worker = &self.workers[index];
+        worker.state.lock().unwrap().io_ready = true;
+        worker.condvar.notify_one();
+    }
+
+    /// Whether worker `index` is blocked in `park` with no wake-up on its way (a worker that was
+    /// unparked but has not run yet still shows `parked`).
+    fn asleep(&self, index: usize) -> bool {
+        let worker = &self.workers[index];
+        let state = worker.state.lock().unwrap();
+        worker.parked.load(SeqCst) && !state.notified && !state.io_ready
+    }
+
+    /// Until the task waits for "I/O" and both workers sleep.
+    fn wait_until_settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.io_waiter.lock().unwrap().is_none()
+            || !(0..self.workers.len()).all(|i| self.asleep(i))
+        {
+            assert!(Instant::now() < deadline, "the workers never went idle");
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Pending until the test delivers "I/O" to a worker.
+struct WaitForIo(Arc<TestPark>, bool);
+
+impl Future for WaitForIo {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.1 {
+            return Poll::Ready(());
+        }
+        self.1 = true;
+        *self.0.io_waiter.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+struct Setup {
+    park: Arc<TestPark>,
+    scheduler: Scheduler,
+    root: Group,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+fn setup() -> Setup {
+    let park = Arc::new(TestPark {
+        workers: (0..2).map(|_| Worker::default()).collect(),
+        io_waiter: Mutex::new(None),
+    });
+    let (scheduler, runners) = Scheduler::new(2, ParkRef(park.clone()));
+    let threads = runners
+        .into_iter()
+        .map(|runner| std::thread::spawn(move || runner.run()))
+        .collect();
+    let root = scheduler.new_root();
+    Setup {
+        park,
+        scheduler,
+        root,
+        threads,
+    }
+}
+
+impl Setup {
+    fn finish(self) {
+        self.root.close();
+        futures::executor::block_on(std::future::poll_fn(|cx| self.root.poll_complete(cx)));
+        self.scheduler.shutdown();
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+        self.scheduler.drain();
+    }
+}
+
+/// The sleeping peer's unpark count while a task resumed "by I/O" on worker 0 calls `act` with
+/// a group to spawn into; `None` if the peer was not asleep when the task acted.
+fn peer_wakes_during(act: impl FnOnce(&Scheduler, &Group) + Send + 'static) -> Option<usize> {
+    let s = setup();
+    let group = Arc::new(
+        s.scheduler
+            .new_group(s.root.node(), false, None, "scope")
+            .unwrap(),
+    );
+    let (scheduler, g, park) = (s.scheduler.clone(), group.clone(), s.park.clone());
+    let woke = Arc::new(AtomicUsize::new(usize::MAX));
+    let result = woke.clone();
+    let task = async move {
+        WaitForIo(park.clone(), false).await;
+        let before = park.workers[1].unparks.load(SeqCst);
+        let asleep = park.asleep(1);
+        act(&scheduler, &g);
+        if asleep {
+            result.store(park.workers[1].unparks.load(SeqCst) - before, SeqCst);
+        }
+    };
+    let handle = s
+        .scheduler
+        .spawn(s.root.node(), task, SpawnMeta::here(), "root")
+        .unwrap();
+    s.park.wait_until_settled();
+    s.park.deliver_io_to(0);
+    futures::executor::block_on(handle).unwrap();
+    group.close();
+    futures::executor::block_on(std::future::poll_fn(|cx| group.poll_complete(cx)));
+    drop(group);
+    s.finish();
+    Some(woke.load(SeqCst)).filter(|&n| n != usize::MAX)
+}
+
+/// Spawns `count` tasks into `group` that wait on oneshots; returns their senders once every
+/// one of them is waiting.
+fn idle_receivers(s: &Setup, group: &Group, count: usize) -> Vec<oneshot::Sender<()>> {
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let senders = (0..count)
+        .map(|_| {
+            let (tx, rx) = oneshot::channel::<()>();
+            let waiting = waiting.clone();
+            let task = async move {
+                waiting.fetch_add(1, SeqCst);
+                let _ = rx.await;
+            };
+            drop(
+                s.scheduler
+                    .spawn(group.node(), task, SpawnMeta::here(), "scope"),
+            );
+            tx
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while waiting.load(SeqCst) < count {
+        assert!(Instant::now() < deadline, "the receivers never started");
+        std::thread::yield_now();
+    }
+    senders
+}
+
+/// Like `peer_wakes_during`, with `count` idle receivers that the resumed task wakes.
+fn peer_wakes_when_a_task_wakes(count: usize, then_share: bool) -> Option<usize> {
+    let s = setup();
+    let group = s
+        .scheduler
+        .new_group(s.root.node(), false, None, "scope")
+        .unwrap();
+    let senders = idle_receivers(&s, &group, count);
+    let (park, scheduler) = (s.park.clone(), s.scheduler.clone());
+    let woke = Arc::new(AtomicUsize::new(usize::MAX));
+    let result = woke.clone();
+    let task = async move {
+        WaitForIo(park.clone(), false).await;
+        let before = park.workers[1].unparks.load(SeqCst);
+        let asleep = park.asleep(1);
+        for tx in senders {
+            tx.send(()).unwrap();
+        }
+        if then_share {
+            scheduler.share_backlog_of(0);
+        }
+        if asleep {
+            result.store(park.workers[1].unparks.load(SeqCst) - before, SeqCst);
+        }
+    };
+    let handle = s
+        .scheduler
+        .spawn(s.root.node(), task, SpawnMeta::here(), "root")
+        .unwrap();
+    s.park.wait_until_settled();
+    s.park.deliver_io_to(0);
+    futures::executor::block_on(handle).unwrap();
+    group.close();
+    futures::executor::block_on(std::future::poll_fn(|cx| group.poll_complete(cx)));
+    drop(group);
+    s.finish();
+    Some(woke.load(SeqCst)).filter(|&n| n != usize::MAX)
+}
+
+/// Runs `scenario` until it was conclusive (the peer really slept when the task acted; a stray
+/// wake-up from the setup can leave it awake), at most 50 times; returns the peer's wake-ups.
+fn conclusive(scenario: impl Fn() -> Option<usize>) -> usize {
+    (0..50)
+        .find_map(|_| scenario())
+        .expect("the peer was never asleep when the task acted")
+}
+
+#[test]
+fn a_few_tasks_woken_by_a_task_stay_on_its_worker() {
+    assert_eq!(
+        conclusive(|| peer_wakes_when_a_task_wakes(3, false)),
+        0,
+        "message passing woke a sleeping peer"
+    );
+}
+
+#[test]
+fn a_backlog_of_tasks_woken_by_a_task_wakes_a_sleeping_peer() {
+    assert!(
+        conclusive(|| peer_wakes_when_a_task_wakes(16, false)) >= 1,
+        "sixteen woken tasks waited behind one worker"
+    );
+}
+
+#[test]
+fn new_tasks_wake_a_sleeping_peer_as_soon_as_two_wait() {
+    let wakes = conclusive(|| {
+        peer_wakes_during(|scheduler, group| {
+            for _ in 0..3 {
+                drop(scheduler.spawn(group.node(), async {}, SpawnMeta::here(), "scope"));
+            }
+        })
+    });
+    assert!(wakes >= 1, "three new tasks waited behind one worker");
+}
+
+#[test]
+fn a_monitor_that_sees_a_worker_stuck_can_share_its_backlog() {
+    // What the runtime's stall monitor does for a worker stuck in one poll.
+    assert!(
+        conclusive(|| peer_wakes_when_a_task_wakes(3, true)) >= 1,
+        "share_backlog_of left the queued tasks to the stuck worker"
+    );
+}
