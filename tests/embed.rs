@@ -94,7 +94,25 @@ fn a_task_spawned_through_a_handle_from_a_plain_thread_is_a_child_of_the_root() 
     })
     .join()
     .unwrap();
-    let tree = rt.handle().task_tree();
+    // An unnamed task joins the tree's lists when it first waits (in its sleep), a moment
+    // after the spawn: look until it is there.
+    let here = file!();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (tree, task) = loop {
+        let tree = rt.handle().task_tree();
+        let task = tree
+            .nodes
+            .iter()
+            .map(|(_, n)| n.clone())
+            .find(|n| n.kind == "task" && n.location.is_some_and(|l| l.file() == here));
+        match task {
+            Some(task) => break (tree, task),
+            None if std::time::Instant::now() > deadline => {
+                panic!("the task never showed in the tree:\n{tree}")
+            }
+            None => thread::yield_now(),
+        }
+    };
     let root = tree
         .nodes
         .iter()
@@ -102,13 +120,6 @@ fn a_task_spawned_through_a_handle_from_a_plain_thread_is_a_child_of_the_root() 
         .unwrap()
         .1
         .id;
-    let here = file!();
-    let task = tree
-        .nodes
-        .iter()
-        .map(|(_, n)| n)
-        .find(|n| n.kind == "task" && n.location.is_some_and(|l| l.file() == here))
-        .unwrap_or_else(|| panic!("the task is in the tree:\n{tree}"));
     assert_eq!(task.parent, Some(root), "{tree}");
     drop(job); // dropping the handle does not detach it: it stays under the root
     assert!(rt.handle().task_tree().task_count() >= 1);

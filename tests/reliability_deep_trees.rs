@@ -166,13 +166,20 @@ fn dropping_a_runtime_that_holds_a_chain_100_000_deep_tears_it_down() {
         let top = rt.handle().spawn(link(depth, bottom, true));
         rt.block_on(reached)
             .expect("the bottom of the chain was reached");
-        let tree = rt.handle().task_tree();
-        assert!(
-            tree.task_count() > depth,
-            "the dump walks the whole chain: {} tasks",
-            tree.task_count()
-        );
-        drop(tree);
+        // The links join the tree's lists as they first wait, a moment after the bottom is
+        // reached: look until the whole chain is there.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let count = rt.handle().task_tree().task_count();
+            if count > depth {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the dump walks the whole chain: {count} tasks"
+            );
+            std::thread::yield_now();
+        }
         drop(top);
         let start = Instant::now();
         drop(rt);

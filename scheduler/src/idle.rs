@@ -60,6 +60,14 @@ impl Idle {
         Some(index)
     }
 
+    /// A hint, without the fence of [`worker_to_wake`](Idle::worker_to_wake): every worker is
+    /// awake, or one is searching. Only for work that an awake worker will run anyway if the
+    /// hint is stale.
+    pub(crate) fn nobody_to_wake_hint(&self) -> bool {
+        let state = self.state.load(Relaxed);
+        searching(state) != 0 || unparked(state) >= self.workers
+    }
+
     /// A worker without local work wants to steal from its peers. At most half the workers
     /// search at once (more would only contend on the same queues).
     pub(crate) fn try_start_searching(&self) -> bool {
