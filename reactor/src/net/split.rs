@@ -388,6 +388,8 @@ macro_rules! owned_halves {
         ///     // `stream` and `peer`: the two ends of a connection.
         #[doc = concat!("    # let (stream, mut peer) = connected_pair!(\"",
             module_path!(), "\");")]
+        ///     // Both halves report the stream's addresses (compared as text: a Unix
+        ///     // socket address has no `==`).
         ///     let expected = format!("{:?}", peer.local_addr()?);
         ///     let (read, write) = stream.into_split();
         ///     assert_eq!(format!("{:?}", read.peer_addr()?), expected);
@@ -424,6 +426,8 @@ macro_rules! owned_halves {
         ///     // `stream` and `peer`: the two ends of a connection.
         #[doc = concat!("    # let (stream, mut peer) = connected_pair!(\"",
             module_path!(), "\");")]
+        ///     // Both halves report the stream's addresses (compared as text: a Unix
+        ///     // socket address has no `==`).
         ///     let expected = format!("{:?}", peer.peer_addr()?);
         ///     let (read, write) = stream.into_split();
         ///     assert_eq!(format!("{:?}", read.local_addr()?), expected);
