@@ -7,6 +7,14 @@
 //! `Builder::thread_name`, `Builder::build`, `Runtime::block_on`). Use it through the re-exports
 //! `nursery::main` and `nursery::test`.
 //!
+//! ```
+//! #[nursery::main(worker_threads = 1)]
+//! async fn main() {
+//!     let answer = nursery::spawn(async { 6 * 7 });
+//!     assert_eq!(answer.await.unwrap(), 42);
+//! }
+//! ```
+//!
 //! [`Runtime`]: https://docs.rs/nursery/latest/nursery/struct.Runtime.html
 
 mod expand;
@@ -119,7 +127,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[ignore]` written next to it. Do not add `#[test]` as well: the attribute already marks the
 /// function as a test.
 ///
-/// ```no_run
+/// ```test_harness
 /// #[nursery::test]
 /// async fn children_finish_before_the_test_returns() {
 ///     let child = nursery::spawn(async { 1 + 1 });
@@ -138,10 +146,6 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     panic!("boom");
 /// }
 /// ```
-///
-/// (The example is `no_run` because a doc test is not run by the test harness: the functions
-/// above only type-check here. `tests/macros.rs` in the nursery repository runs tests like
-/// them.)
 ///
 /// # Options
 ///

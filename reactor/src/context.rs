@@ -16,6 +16,27 @@ thread_local! {
 /// Returned by [`Handle::enter`]. Dropping it restores whichever handle was
 /// current before (guards nest). It must be dropped on the thread that
 /// created it, hence it is not `Send`.
+///
+/// # Examples
+///
+/// ```
+/// use nursery_reactor::{net::UnixStream, Handle, Reactor};
+///
+/// let outer = Reactor::new()?;
+/// let inner = Reactor::new()?;
+/// let outer_guard = outer.handle().enter();
+/// {
+///     let _inner_guard = inner.handle().enter();
+///     let _pair = UnixStream::pair()?; // registers with the current reactor: `inner`
+///     assert_eq!(inner.handle().registrations(), 2);
+/// } // `outer` is current again
+/// let _pair = UnixStream::pair()?;
+/// assert_eq!(outer.handle().registrations(), 2);
+///
+/// drop(outer_guard);
+/// assert!(Handle::try_current().is_none());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "the handle is current only while the guard lives"]
 pub struct EnterGuard {
     previous: Option<Handle>,

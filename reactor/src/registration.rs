@@ -65,6 +65,24 @@ impl Registration {
     ///
     /// "the nursery runtime has shut down" after [`Handle::shutdown`];
     /// otherwise whatever the OS returns from registering the source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let handle = reactor.handle();
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let mut reg = Registration::new(&mut a, Interest::READABLE | Interest::WRITABLE, &handle)?;
+    /// assert_eq!(handle.registrations(), 1);
+    /// reg.deregister(&mut a)?;
+    ///
+    /// handle.shutdown();
+    /// assert!(Registration::new(&mut b, Interest::READABLE, &handle).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new<S: Source + ?Sized>(
         source: &mut S,
         interest: Interest,
@@ -82,17 +100,63 @@ impl Registration {
     }
 
     /// The handle of the reactor this source is registered with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, _b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// assert_eq!(reg.handle().registrations(), 1); // `reactor`'s: this one
+    /// assert!(!reg.handle().is_shutdown());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
 
     /// The mio token of this registration (slab index and generation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg_a = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// let reg_b = Registration::new(&mut b, Interest::READABLE, &reactor.handle())?;
+    /// assert_ne!(reg_a.token(), reg_b.token()); // events find their registration by it
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn token(&self) -> Token {
         self.token
     }
 
     /// The slab slot of this registration; a later registration may reuse it
     /// after this one is dropped (with another generation in its token).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, _b) = mio::net::UnixStream::pair()?;
+    /// let mut first = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// let (slot, token) = (first.slot(), first.token());
+    /// first.deregister(&mut a)?;
+    ///
+    /// let second = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// assert_eq!(second.slot(), slot); // the slot is reused...
+    /// assert_ne!(second.token(), token); // ...under a new generation
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn slot(&self) -> usize {
         crate::token::unpack(self.token).0
     }
@@ -103,6 +167,32 @@ impl Registration {
     /// # Errors
     ///
     /// After shutdown or deregistration, the corresponding error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read, Write};
+    /// use std::task::Context;
+    /// use std::time::Duration;
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    ///
+    /// // A new registration starts ready: its first read is simply tried.
+    /// assert!(reg.poll_read_ready(&mut cx).is_ready());
+    /// assert_eq!(a.read(&mut [0; 8]).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// reg.clear_read_ready();
+    /// assert!(reg.poll_read_ready(&mut cx).is_pending()); // the waker is stored
+    ///
+    /// b.write_all(b"hi")?;
+    /// reactor.turn(Some(Duration::from_secs(5)))?; // applies the event, wakes the waker
+    /// assert!(reg.poll_read_ready(&mut cx).is_ready());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_ready_recorded(cx, Direction::Read)
     }
@@ -113,6 +203,23 @@ impl Registration {
     /// # Errors
     ///
     /// After shutdown or deregistration, the corresponding error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::task::Context;
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, _b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::WRITABLE, &reactor.handle())?;
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    /// assert!(reg.poll_write_ready(&mut cx).is_ready()); // new registrations start ready
+    /// assert_eq!(a.write(b"hi")?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_ready_recorded(cx, Direction::Write)
     }
@@ -123,6 +230,36 @@ impl Registration {
     /// event arrived since, the readiness stays and the next poll is ready at
     /// once, so the data of that event is not lost.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read, Write};
+    /// use std::task::Context;
+    /// use std::time::Duration;
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    /// let mut buf = [0; 8];
+    ///
+    /// assert!(reg.poll_read_ready(&mut cx).is_ready());
+    /// assert_eq!(a.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// // Data arrives, and its event is applied, between the failed read and the clear:
+    /// b.write_all(b"hi")?;
+    /// reactor.turn(Some(Duration::from_secs(5)))?;
+    /// reg.clear_read_ready(); // keeps the readiness: an event came after the poll
+    /// assert!(reg.poll_read_ready(&mut cx).is_ready());
+    /// assert_eq!(a.read(&mut buf)?, 2); // the data is not missed
+    ///
+    /// assert_eq!(a.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// reg.clear_read_ready(); // nothing came since: cleared
+    /// assert!(reg.poll_read_ready(&mut cx).is_pending());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// [`poll_read_ready`]: Registration::poll_read_ready
     pub fn clear_read_ready(&self) {
         self.clear_recorded(Direction::Read);
@@ -130,6 +267,42 @@ impl Registration {
 
     /// Clears write readiness after an operation returned `WouldBlock`; see
     /// [`clear_read_ready`](Registration::clear_read_ready).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read, Write};
+    /// use std::task::Context;
+    /// use std::time::Duration;
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::WRITABLE, &reactor.handle())?;
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    ///
+    /// // Fill the socket buffer until the write would block, then clear.
+    /// let chunk = [0; 64 * 1024];
+    /// let mut sent = 0;
+    /// while reg.poll_write_ready(&mut cx).is_ready() {
+    ///     match a.write(&chunk) {
+    ///         Ok(n) => sent += n,
+    ///         Err(e) if e.kind() == ErrorKind::WouldBlock => reg.clear_write_ready(),
+    ///         Err(e) => return Err(e),
+    ///     }
+    ///     reactor.turn(Some(Duration::ZERO))?; // events of the writes so far
+    /// }
+    ///
+    /// // Pending now; draining the peer makes room, and its event makes it ready.
+    /// let mut received = 0;
+    /// while received < sent {
+    ///     received += b.read(&mut [0; 64 * 1024])?;
+    /// }
+    /// reactor.turn(Some(Duration::from_secs(5)))?;
+    /// assert!(reg.poll_write_ready(&mut cx).is_ready());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn clear_write_ready(&self) {
         self.clear_recorded(Direction::Write);
     }
@@ -141,6 +314,32 @@ impl Registration {
     /// ready, `Pending` is returned with the waker stored. `Interrupted` is
     /// retried. Any other result, error included, is returned as is and leaves
     /// the readiness set, so the next call runs `op` again at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::task::{Context, Poll};
+    /// use std::time::Duration;
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let mut reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    /// let mut buf = [0; 8];
+    ///
+    /// // Nothing to read: the `WouldBlock` clears the readiness, and the call waits.
+    /// assert!(reg.poll_read_io(&mut cx, || a.read(&mut buf)).is_pending());
+    ///
+    /// b.write_all(b"hi")?;
+    /// reactor.turn(Some(Duration::from_secs(5)))?;
+    /// let read = reg.poll_read_io(&mut cx, || a.read(&mut buf));
+    /// assert!(matches!(read, Poll::Ready(Ok(2))));
+    /// assert_eq!(&buf[..2], b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_read_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -151,6 +350,27 @@ impl Registration {
 
     /// Runs `op` while the source is write-ready; see
     /// [`poll_read_io`](Registration::poll_read_io).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::task::{Context, Poll};
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::WRITABLE, &reactor.handle())?;
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    ///
+    /// let written = reg.poll_write_io(&mut cx, || a.write(b"hi"));
+    /// assert!(matches!(written, Poll::Ready(Ok(2))));
+    /// let mut buf = [0; 2];
+    /// b.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_write_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -167,6 +387,23 @@ impl Registration {
     ///
     /// Whatever the OS returns from deregistering the source; the slot is freed
     /// either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll};
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, _b) = mio::net::UnixStream::pair()?;
+    /// let mut reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// reg.deregister(&mut a)?;
+    /// assert_eq!(reactor.handle().registrations(), 0);
+    /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    /// assert!(matches!(reg.poll_read_ready(&mut cx), Poll::Ready(Err(_)))); // polls fail now
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn deregister<S: Source + ?Sized>(&mut self, source: &mut S) -> io::Result<()> {
         let result = self.handle.deregister_source(source);
         self.free_slot();

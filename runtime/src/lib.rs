@@ -4,6 +4,21 @@
 //! It composes the `scheduler` (tasks, tree, queues, workers), the `reactor` (I/O readiness)
 //! and the `timer` (a timing wheel) crates. Users depend on the `nursery` facade, which
 //! re-exports everything here.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+//! let sum = rt.block_on(nursery_runtime::scope(|s| async move {
+//!     let a = s.spawn(async { 20 });
+//!     let b = s.spawn(async { 22 });
+//!     s.spawn(nursery_runtime::time::sleep(Duration::from_secs(3600)));
+//!     let sum = a.await.unwrap() + b.await.unwrap();
+//!     s.cancel(); // the sleeper too: the scope returns only once every child is gone
+//!     sum
+//! }));
+//! assert_eq!(sum, 42);
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

@@ -5,6 +5,22 @@
 //! cancellation, failure propagation, completion only after the subtree is gone). It deliberately
 //! knows nothing of I/O or time: an idle worker blocks through the [`Park`] trait, which the
 //! runtime implements by driving the reactor and the timers.
+//!
+//! Users meet its [`JoinHandle`] and [`JoinError`] through the runtime:
+//!
+//! ```
+//! use nursery_scheduler::JoinHandle;
+//!
+//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+//! rt.block_on(async {
+//!     let task: JoinHandle<u32> = nursery_runtime::spawn(async { 7 });
+//!     assert_eq!(task.await.unwrap(), 7);
+//!
+//!     let stuck = nursery_runtime::spawn(std::future::pending::<()>());
+//!     stuck.cancel();
+//!     assert!(stuck.await.unwrap_err().is_cancelled());
+//! });
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

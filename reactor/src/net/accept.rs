@@ -50,10 +50,50 @@ pub(crate) fn poll_accept<L: ListenerSocket>(
 
 /// Defines the public `Incoming` stream of the listener type `$listener`
 /// (whose `poll_accept` yields `$stream`s) in the calling module.
+///
+/// Its doc example runs for both listener types: the hidden
+/// `listener_with_client!` picks the setup by `$listener`.
 macro_rules! incoming {
     ($listener:ident, $stream:ident) => {
         #[doc = concat!("The stream returned by [`", stringify!($listener),
                                             "::incoming`]: every accepted connection, forever.")]
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use futures::StreamExt;
+        /// # use nursery::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+        /// # macro_rules! listener_with_client {
+        /// #     (TcpListener) => {{
+        /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// #         let client = TcpStream::connect(listener.local_addr()?).await?;
+        /// #         (listener, client)
+        /// #     }};
+        /// #     (UnixListener) => {{
+        /// #         let name = format!("nursery-doc-{}.sock", std::process::id());
+        /// #         let path = std::env::temp_dir().join(name);
+        /// #         let _ = std::fs::remove_file(&path);
+        /// #         let listener = UnixListener::bind(&path)?;
+        /// #         let client = UnixStream::connect(&path).await?;
+        /// #         std::fs::remove_file(&path)?;
+        /// #         (listener, client)
+        /// #     }};
+        /// # }
+        ///
+        /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+        /// rt.block_on(async {
+        #[doc = concat!("    // A ", stringify!($listener), " and a ", stringify!($stream),
+            " connected to it.")]
+        #[doc = concat!("    # let (listener, client) = listener_with_client!(",
+            stringify!($listener), ");")]
+        ///     let mut incoming = listener.incoming();
+        ///     let accepted = incoming.next().await.expect("`Incoming` never ends")?;
+        ///     let client_addr = format!("{:?}", client.local_addr()?);
+        ///     assert_eq!(format!("{:?}", accepted.peer_addr()?), client_addr);
+        ///     Ok::<_, std::io::Error>(())
+        /// })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         #[must_use = "streams do nothing unless polled"]
         pub struct Incoming<'a> {
             listener: &'a $listener,

@@ -8,6 +8,28 @@
 //! direction polled by two tasks at once wake only the last one polled. Give
 //! the read side and the write side to one task each (split halves do exactly
 //! that).
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use nursery::net::UnixStream;
+//!
+//! let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+//! rt.block_on(async {
+//!     let (mut client, server) = UnixStream::pair()?; // inside the runtime
+//!     let (mut server_read, mut server_write) = server.into_split();
+//!     let echo = nursery::spawn(async move {
+//!         futures::io::copy(&mut server_read, &mut server_write).await
+//!     }); // the write half shuts down when the task ends
+//!     client.write_all(b"ping").await?;
+//!     client.close().await?; // EOF: the copy ends
+//!     let mut reply = Vec::new();
+//!     client.read_to_end(&mut reply).await?;
+//!     assert_eq!(reply, b"ping");
+//!     assert_eq!(echo.await.unwrap()?, 4);
+//!     Ok::<_, std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 // `tcp` and `unix` are written once where their logic is the same: the
 // connected socket in `stream_socket`, the read/write impls in `stream_io`, the

@@ -108,10 +108,46 @@ impl<T: StreamIo> StreamIo for WriteHalf<T> {
 /// Defines the public `OwnedReadHalf`, `OwnedWriteHalf` and `ReuniteError` of
 /// the stream type `$stream` (whose addresses are `$addr`) in the calling
 /// module, which also gets `split`, for `$stream::into_split`.
+///
+/// The doc examples of the public items run for both stream types: their hidden
+/// `connected_pair!` picks the setup by `$stream` (in the `@addrs` arm, which
+/// knows only the address type, by `module_path!()`).
 macro_rules! owned_halves {
     ($stream:ident, $addr:ty) => {
         #[doc = concat!("The read half of a [`", stringify!($stream), "`], from [`",
             stringify!($stream), "::into_split`].")]
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+        /// # use nursery::net::{TcpListener, TcpStream, UnixStream};
+        /// # macro_rules! connected_pair {
+        /// #     (TcpStream) => {{
+        /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// #         let stream = TcpStream::connect(listener.local_addr()?).await?;
+        /// #         (stream, listener.accept().await?.0)
+        /// #     }};
+        /// #     (UnixStream) => { UnixStream::pair()? };
+        /// # }
+        ///
+        /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+        /// rt.block_on(async {
+        #[doc = concat!("    // `stream` and `peer`: two connected ",
+            stringify!($stream), "s.")]
+        #[doc = concat!("    # let (stream, mut peer) = connected_pair!(",
+            stringify!($stream), ");")]
+        ///     let (mut read, _write) = stream.into_split();
+        ///     let reader = nursery::spawn(async move {
+        ///         let mut buf = [0; 4];
+        ///         read.read_exact(&mut buf).await.map(|()| buf)
+        ///     });
+        ///     peer.write_all(b"ping").await?;
+        ///     assert_eq!(&reader.await.unwrap()?, b"ping");
+        ///     Ok::<_, std::io::Error>(())
+        /// })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub struct OwnedReadHalf {
             inner: $crate::net::split::ReadHalf<$stream>,
         }
@@ -121,11 +157,73 @@ macro_rules! owned_halves {
         ///
         /// Dropping it (or closing it) shuts down the write direction of the
         /// connection: the peer reads EOF, and the read half keeps working.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+        /// # use nursery::net::{TcpListener, TcpStream, UnixStream};
+        /// # macro_rules! connected_pair {
+        /// #     (TcpStream) => {{
+        /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// #         let stream = TcpStream::connect(listener.local_addr()?).await?;
+        /// #         (stream, listener.accept().await?.0)
+        /// #     }};
+        /// #     (UnixStream) => { UnixStream::pair()? };
+        /// # }
+        ///
+        /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+        /// rt.block_on(async {
+        #[doc = concat!("    // `stream` and `peer`: two connected ",
+            stringify!($stream), "s.")]
+        #[doc = concat!("    # let (stream, mut peer) = connected_pair!(",
+            stringify!($stream), ");")]
+        ///     let (_read, mut write) = stream.into_split();
+        ///     write.write_all(b"bye").await?;
+        ///     drop(write); // the peer reads EOF after the data
+        ///     let mut received = Vec::new();
+        ///     peer.read_to_end(&mut received).await?;
+        ///     assert_eq!(received, b"bye");
+        ///     Ok::<_, std::io::Error>(())
+        /// })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub struct OwnedWriteHalf {
             inner: $crate::net::split::WriteHalf<$stream>,
         }
 
         /// The two halves given to `reunite` came from different streams; here they are back.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use nursery::net::{TcpListener, TcpStream, UnixStream};
+        /// # macro_rules! connected_pair {
+        /// #     (TcpStream) => {{
+        /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// #         let stream = TcpStream::connect(listener.local_addr()?).await?;
+        /// #         (stream, listener.accept().await?.0)
+        /// #     }};
+        /// #     (UnixStream) => { UnixStream::pair()? };
+        /// # }
+        ///
+        /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+        /// rt.block_on(async {
+        #[doc = concat!("    // `stream` and `peer`: two connected ",
+            stringify!($stream), "s.")]
+        #[doc = concat!("    # let (stream, mut peer) = connected_pair!(",
+            stringify!($stream), ");")]
+        ///     let (read, write) = stream.into_split();
+        ///     let (peer_read, peer_write) = peer.into_split();
+        ///     let error = read.reunite(peer_write).unwrap_err();
+        ///     assert!(error.to_string().contains("not from the same"));
+        ///     let (read, peer_write) = (error.0, error.1); // both halves, unchanged
+        ///     let _stream = read.reunite(write).expect("the halves of one stream");
+        ///     let _peer = peer_read.reunite(peer_write).expect("the halves of one stream");
+        ///     Ok::<_, std::io::Error>(())
+        /// })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
 
         /// Splits `stream` into its two halves.
@@ -145,6 +243,37 @@ macro_rules! owned_halves {
             /// # Errors
             ///
             /// Both halves, unchanged, when they come from different streams.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+            /// # use nursery::net::{TcpListener, TcpStream, UnixStream};
+            /// # macro_rules! connected_pair {
+            /// #     (TcpStream) => {{
+            /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+            /// #         let stream = TcpStream::connect(listener.local_addr()?).await?;
+            /// #         (stream, listener.accept().await?.0)
+            /// #     }};
+            /// #     (UnixStream) => { UnixStream::pair()? };
+            /// # }
+            ///
+            /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+            /// rt.block_on(async {
+            #[doc = concat!("    // `stream` and `peer`: two connected ",
+                stringify!($stream), "s.")]
+            #[doc = concat!("    # let (stream, mut peer) = connected_pair!(",
+                stringify!($stream), ");")]
+            ///     let (read, write) = stream.into_split();
+            ///     let mut stream = read.reunite(write).expect("the halves of one stream");
+            ///     stream.write_all(b"whole").await?; // reuniting did not shut the write side
+            ///     let mut buf = [0; 5];
+            ///     peer.read_exact(&mut buf).await?;
+            ///     assert_eq!(&buf, b"whole");
+            ///     Ok::<_, std::io::Error>(())
+            /// })?;
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn reunite(self, other: OwnedWriteHalf) -> Result<$stream, ReuniteError> {
                 reunite(self, other)
             }
@@ -158,6 +287,37 @@ macro_rules! owned_halves {
             /// # Errors
             ///
             /// Both halves, unchanged, when they come from different streams.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+            /// # use nursery::net::{TcpListener, TcpStream, UnixStream};
+            /// # macro_rules! connected_pair {
+            /// #     (TcpStream) => {{
+            /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+            /// #         let stream = TcpStream::connect(listener.local_addr()?).await?;
+            /// #         (stream, listener.accept().await?.0)
+            /// #     }};
+            /// #     (UnixStream) => { UnixStream::pair()? };
+            /// # }
+            ///
+            /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+            /// rt.block_on(async {
+            #[doc = concat!("    // `stream` and `peer`: two connected ",
+                stringify!($stream), "s.")]
+            #[doc = concat!("    # let (stream, mut peer) = connected_pair!(",
+                stringify!($stream), ");")]
+            ///     let (read, write) = stream.into_split();
+            ///     let mut stream = write.reunite(read).expect("the halves of one stream");
+            ///     peer.write_all(b"whole").await?;
+            ///     let mut buf = [0; 5];
+            ///     stream.read_exact(&mut buf).await?;
+            ///     assert_eq!(&buf, b"whole");
+            ///     Ok::<_, std::io::Error>(())
+            /// })?;
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn reunite(self, other: OwnedReadHalf) -> Result<$stream, ReuniteError> {
                 reunite(other, self)
             }
@@ -209,6 +369,35 @@ macro_rules! owned_halves {
         /// # Errors
         ///
         /// From `getpeername(2)`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use nursery::net::{TcpListener, TcpStream, UnixStream};
+        /// # macro_rules! connected_pair {
+        /// #     ("nursery_reactor::net::tcp::split") => {{
+        /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// #         let stream = TcpStream::connect(listener.local_addr()?).await?;
+        /// #         (stream, listener.accept().await?.0)
+        /// #     }};
+        /// #     ("nursery_reactor::net::unix::split") => { UnixStream::pair()? };
+        /// # }
+        ///
+        /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+        /// rt.block_on(async {
+        ///     // `stream` and `peer`: the two ends of a connection.
+        #[doc = concat!("    # let (stream, mut peer) = connected_pair!(\"",
+            module_path!(), "\");")]
+        ///     // Both halves report the stream's addresses (compared as text: a Unix
+        ///     // socket address has no `==`).
+        ///     let expected = format!("{:?}", peer.local_addr()?);
+        ///     let (read, write) = stream.into_split();
+        ///     assert_eq!(format!("{:?}", read.peer_addr()?), expected);
+        ///     assert_eq!(format!("{:?}", write.peer_addr()?), expected);
+        ///     Ok::<_, std::io::Error>(())
+        /// })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn peer_addr(&self) -> std::io::Result<$addr> {
             self.inner.stream().peer_addr()
         }
@@ -218,6 +407,35 @@ macro_rules! owned_halves {
         /// # Errors
         ///
         /// From `getsockname(2)`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # use nursery::net::{TcpListener, TcpStream, UnixStream};
+        /// # macro_rules! connected_pair {
+        /// #     ("nursery_reactor::net::tcp::split") => {{
+        /// #         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        /// #         let stream = TcpStream::connect(listener.local_addr()?).await?;
+        /// #         (stream, listener.accept().await?.0)
+        /// #     }};
+        /// #     ("nursery_reactor::net::unix::split") => { UnixStream::pair()? };
+        /// # }
+        ///
+        /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+        /// rt.block_on(async {
+        ///     // `stream` and `peer`: the two ends of a connection.
+        #[doc = concat!("    # let (stream, mut peer) = connected_pair!(\"",
+            module_path!(), "\");")]
+        ///     // Both halves report the stream's addresses (compared as text: a Unix
+        ///     // socket address has no `==`).
+        ///     let expected = format!("{:?}", peer.peer_addr()?);
+        ///     let (read, write) = stream.into_split();
+        ///     assert_eq!(format!("{:?}", read.local_addr()?), expected);
+        ///     assert_eq!(format!("{:?}", write.local_addr()?), expected);
+        ///     Ok::<_, std::io::Error>(())
+        /// })?;
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
         pub fn local_addr(&self) -> std::io::Result<$addr> {
             self.inner.stream().local_addr()
         }

@@ -18,16 +18,25 @@ use crate::poll_evented::PollEvented;
 ///
 /// # Examples
 ///
-/// ```no_run
-/// use nursery_reactor::net::UdpSocket;
+/// ```
+/// use nursery::net::UdpSocket;
 ///
-/// # async fn echo() -> std::io::Result<()> {
-/// let socket = UdpSocket::bind("127.0.0.1:0").await?;
-/// let mut buf = [0; 1500];
-/// let (n, from) = socket.recv_from(&mut buf).await?;
-/// socket.send_to(&buf[..n], from).await?;
-/// # Ok(())
-/// # }
+/// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+/// rt.block_on(async {
+///     let server = UdpSocket::bind("127.0.0.1:0").await?;
+///     let client = UdpSocket::bind("127.0.0.1:0").await?;
+///     client.send_to(b"ping", server.local_addr()?).await?;
+///
+///     // An echo: send each datagram back to where it came from.
+///     let mut buf = [0; 1500];
+///     let (n, from) = server.recv_from(&mut buf).await?;
+///     server.send_to(&buf[..n], from).await?;
+///
+///     let (n, _) = client.recv_from(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"ping");
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UdpSocket {
     io: PollEvented<mio::net::UdpSocket>,
@@ -50,6 +59,20 @@ impl UdpSocket {
     /// # Errors
     ///
     /// The error of the last address tried, or the shutdown error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let socket = UdpSocket::bind("127.0.0.1:0").await?; // port 0: the OS picks one
+    ///     assert_ne!(socket.local_addr()?.port(), 0);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let mut last_error = None;
         for addr in addr::resolve(addr)? {
@@ -75,6 +98,22 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From switching to non-blocking mode or from registering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let std_socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let addr = std_socket.local_addr()?;
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let socket = UdpSocket::from_std(std_socket)?; // inside the runtime
+    ///     assert_eq!(socket.local_addr()?, addr);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
@@ -90,6 +129,25 @@ impl UdpSocket {
     /// # Errors
     ///
     /// The error of the last address tried.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.connect(b.local_addr()?).await?;
+    ///     assert_eq!(a.peer_addr()?, b.local_addr()?);
+    ///     a.send(b"hi").await?; // no address needed any more
+    ///     let mut buf = [0; 2];
+    ///     assert_eq!(b.recv_from(&mut buf).await?, (2, a.local_addr()?));
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let mut last_error = None;
         for addr in addr::resolve(addr)? {
@@ -106,6 +164,25 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `sendto(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let sender = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let receiver = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let sent = sender.send_to(b"hello", receiver.local_addr()?).await?;
+    ///     assert_eq!(sent, 5);
+    ///     let mut buf = [0; 16];
+    ///     let (n, from) = receiver.recv_from(&mut buf).await?;
+    ///     assert_eq!((&buf[..n], from), (&b"hello"[..], sender.local_addr()?));
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
         let target = addr::resolve_first(target)?;
         poll_fn(|cx| self.poll_send_to(cx, buf, target)).await
@@ -116,6 +193,26 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `sendto(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let sender = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let receiver = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let target = receiver.local_addr()?;
+    ///     let sent = poll_fn(|cx| sender.poll_send_to(cx, b"hello", target)).await?;
+    ///     assert_eq!(sent, 5);
+    ///     let mut buf = [0; 16];
+    ///     assert_eq!(receiver.recv(&mut buf).await?, 5);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_send_to(
         &self,
         cx: &mut Context<'_>,
@@ -134,6 +231,25 @@ impl UdpSocket {
     ///
     /// From `recvfrom(2)` (for example `ConnectionRefused` after an ICMP
     /// port-unreachable on a connected socket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let sender = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let receiver = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     sender.send_to(b"a longer datagram", receiver.local_addr()?).await?;
+    ///     let mut buf = [0; 8];
+    ///     let (n, from) = receiver.recv_from(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"a longer"); // the rest is discarded
+    ///     assert_eq!(from, sender.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| self.poll_recv_from(cx, buf)).await
     }
@@ -143,6 +259,29 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `recvfrom(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::task::Context;
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let sender = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let receiver = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let mut buf = [0; 16];
+    ///     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    ///     assert!(receiver.poll_recv_from(&mut cx, &mut buf).is_pending()); // nothing sent yet
+    ///
+    ///     sender.send_to(b"hello", receiver.local_addr()?).await?;
+    ///     let (n, from) = poll_fn(|cx| receiver.poll_recv_from(cx, &mut buf)).await?;
+    ///     assert_eq!((&buf[..n], from), (&b"hello"[..], sender.local_addr()?));
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
@@ -158,6 +297,25 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `send(2)` (`NotConnected` without a prior `connect`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     assert!(a.send(b"hi").await.is_err()); // not connected yet
+    ///     a.connect(b.local_addr()?).await?;
+    ///     assert_eq!(a.send(b"hi").await?, 2);
+    ///     let mut buf = [0; 2];
+    ///     assert_eq!(b.recv(&mut buf).await?, 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.poll_send(cx, buf)).await
     }
@@ -167,6 +325,25 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `send(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.connect(b.local_addr()?).await?;
+    ///     assert_eq!(poll_fn(|cx| a.poll_send(cx, b"hi")).await?, 2);
+    ///     let mut buf = [0; 2];
+    ///     assert_eq!(b.recv(&mut buf).await?, 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io
             .registration()
@@ -178,6 +355,27 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `recv(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let stranger = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.connect(b.local_addr()?).await?;
+    ///     stranger.send_to(b"spam", a.local_addr()?).await?; // filtered out by `connect`
+    ///     b.send_to(b"hi", a.local_addr()?).await?;
+    ///     let mut buf = [0; 4];
+    ///     let n = a.recv(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"hi");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.poll_recv(cx, buf)).await
     }
@@ -187,6 +385,26 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `recv(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.connect(b.local_addr()?).await?;
+    ///     b.send_to(b"hi", a.local_addr()?).await?;
+    ///     let mut buf = [0; 2];
+    ///     assert_eq!(poll_fn(|cx| a.poll_recv(cx, &mut buf)).await?, 2);
+    ///     assert_eq!(&buf, b"hi");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io
             .registration()
@@ -198,6 +416,21 @@ impl UdpSocket {
     /// # Errors
     ///
     /// From `getsockname(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let socket = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let addr = socket.local_addr()?; // the port the OS picked
+    ///     assert!(addr.ip().is_loopback() && addr.port() != 0);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }
@@ -207,6 +440,23 @@ impl UdpSocket {
     /// # Errors
     ///
     /// `NotConnected` when the socket is not connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UdpSocket;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     assert_eq!(a.peer_addr().unwrap_err().kind(), std::io::ErrorKind::NotConnected);
+    ///     a.connect(b.local_addr()?).await?;
+    ///     assert_eq!(a.peer_addr()?, b.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().peer_addr()
     }

@@ -17,17 +17,25 @@ use crate::poll_evented::PollEvented;
 ///
 /// # Examples
 ///
-/// ```no_run
-/// use nursery_reactor::net::TcpListener;
+/// ```
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// use nursery::net::{TcpListener, TcpStream};
 ///
-/// # async fn serve() -> std::io::Result<()> {
-/// let listener = TcpListener::bind("127.0.0.1:8080").await?;
-/// loop {
-///     let (stream, peer) = listener.accept().await?;
-///     println!("connection from {peer}");
-///     drop(stream);
-/// }
-/// # }
+/// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let server = nursery::spawn(async move {
+///         let (mut stream, _peer) = listener.accept().await?;
+///         stream.write_all(b"hello").await
+///     }); // the connection closes when the task ends
+///     let mut client = TcpStream::connect(addr).await?;
+///     let mut greeting = String::new();
+///     client.read_to_string(&mut greeting).await?;
+///     assert_eq!(greeting, "hello");
+///     server.await.unwrap()
+/// })?;
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpListener {
     io: PollEvented<mio::net::TcpListener>,
@@ -55,6 +63,22 @@ impl TcpListener {
     ///
     /// The error of the last address tried (or of resolution), or the
     /// shutdown error after the reactor shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use nursery::net::TcpListener;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     // Port 0: the OS picks a free port.
+    ///     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    ///     assert_ne!(listener.local_addr()?.port(), 0);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last_error = None;
         for addr in addr::resolve(addr)? {
@@ -76,6 +100,24 @@ impl TcpListener {
     /// # Errors
     ///
     /// From switching to non-blocking mode or from registering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = std_listener.local_addr()?;
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::from_std(std_listener)?; // inside the runtime
+    ///     let client = TcpStream::connect(addr).await?;
+    ///     let (_stream, peer) = listener.accept().await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
@@ -101,6 +143,24 @@ impl TcpListener {
     /// error, so the next `accept` retries the system call at once: a server
     /// loop that meets `EMFILE` should back off (sleep, or close something)
     /// before retrying, or it will spin. No pending connection is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     // The kernel completes the handshake before `accept` is called.
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (stream, peer) = listener.accept().await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     assert_eq!(stream.local_addr()?, client.peer_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -108,6 +168,27 @@ impl TcpListener {
     /// Polls for a connection; see [`accept`](TcpListener::accept).
     ///
     /// Stores the waker when none is pending (one accepting task at a time).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::task::Context;
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    ///     assert!(listener.poll_accept(&mut cx).is_pending()); // nobody connected yet
+    ///
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (_stream, peer) = poll_fn(|cx| listener.poll_accept(cx)).await?;
+    ///     assert_eq!(peer, client.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) = ready!(accept::poll_accept(&self.io, cx))?;
         Poll::Ready(TcpStream::from_accepted(stream, self.io.handle()).map(|s| (s, peer)))
@@ -117,18 +198,20 @@ impl TcpListener {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// use futures::StreamExt;
-    /// use nursery_reactor::net::TcpListener;
+    /// ```
+    /// use futures::{StreamExt, TryStreamExt};
+    /// use nursery::net::{TcpListener, TcpStream};
     ///
-    /// # async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    /// let mut incoming = listener.incoming();
-    /// while let Some(stream) = incoming.next().await {
-    ///     let stream = stream?;
-    ///     drop(stream);
-    /// }
-    /// # Ok(())
-    /// # }
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let _clients = [TcpStream::connect(addr).await?, TcpStream::connect(addr).await?];
+    ///     let accepted: Vec<TcpStream> = listener.incoming().take(2).try_collect().await?;
+    ///     assert_eq!(accepted.len(), 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
@@ -139,6 +222,23 @@ impl TcpListener {
     /// # Errors
     ///
     /// From `getsockname(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?; // the port the OS picked
+    ///     assert!(addr.ip().is_loopback());
+    ///     let client = TcpStream::connect(addr).await?;
+    ///     assert_eq!(client.peer_addr()?, addr);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }

@@ -26,18 +26,30 @@ use crate::poll_evented::PollEvented;
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// use futures::io::{AsyncReadExt, AsyncWriteExt};
-/// use nursery_reactor::net::TcpStream;
+/// use nursery::net::{TcpListener, TcpStream};
 ///
-/// # async fn talk() -> std::io::Result<()> {
-/// let mut stream = TcpStream::connect("127.0.0.1:8080").await?;
-/// stream.write_all(b"ping").await?;
-/// stream.close().await?; // the peer sees EOF
-/// let mut reply = Vec::new();
-/// stream.read_to_end(&mut reply).await?;
-/// # Ok(())
-/// # }
+/// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut stream = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut peer, _) = listener.accept().await?;
+///
+///     stream.write_all(b"ping").await?;
+///     stream.close().await?; // the peer sees EOF
+///     let mut request = Vec::new();
+///     peer.read_to_end(&mut request).await?;
+///     assert_eq!(request, b"ping");
+///
+///     peer.write_all(b"pong").await?; // this side can still read
+///     drop(peer);
+///     let mut reply = Vec::new();
+///     stream.read_to_end(&mut reply).await?;
+///     assert_eq!(reply, b"pong");
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpStream {
     io: PollEvented<mio::net::TcpStream>,
@@ -65,6 +77,22 @@ impl TcpStream {
     /// # Errors
     ///
     /// The error of the last address tried (for example `ConnectionRefused`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let stream = TcpStream::connect(("127.0.0.1", port)).await?; // any `ToSocketAddrs`
+    ///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let handle = Handle::current();
         let mut last_error = None;
@@ -96,6 +124,29 @@ impl TcpStream {
     /// # Errors
     ///
     /// From switching to non-blocking mode or from registering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::TcpStream;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let std_stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// let (std_peer, _) = listener.accept()?;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let mut stream = TcpStream::from_std(std_stream)?; // inside the runtime
+    ///     let mut peer = TcpStream::from_std(std_peer)?;
+    ///     stream.write_all(b"hi").await?;
+    ///     let mut buf = [0; 2];
+    ///     peer.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
@@ -119,6 +170,23 @@ impl TcpStream {
     /// # Errors
     ///
     /// From `getpeername(2)` (`NotConnected` once the connection is gone).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (peer, _) = listener.accept().await?;
+    ///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    ///     assert_eq!(peer.peer_addr()?, stream.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().peer_addr()
     }
@@ -128,6 +196,22 @@ impl TcpStream {
     /// # Errors
     ///
     /// From `getsockname(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (_peer, peer_sees) = listener.accept().await?;
+    ///     assert_eq!(stream.local_addr()?, peer_sees); // an ephemeral port
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }
@@ -137,6 +221,22 @@ impl TcpStream {
     /// # Errors
     ///
     /// From `setsockopt(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     stream.set_nodelay(true)?; // small writes go out at once
+    ///     assert!(stream.nodelay()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.io.source().set_nodelay(nodelay)
     }
@@ -146,6 +246,23 @@ impl TcpStream {
     /// # Errors
     ///
     /// From `getsockopt(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert!(!stream.nodelay()?); // Nagle's algorithm is on by default
+    ///     stream.set_nodelay(true)?;
+    ///     assert!(stream.nodelay()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.source().nodelay()
     }
@@ -155,6 +272,26 @@ impl TcpStream {
     /// # Errors
     ///
     /// From `shutdown(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Shutdown;
+    /// use futures::io::AsyncReadExt;
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut peer, _) = listener.accept().await?;
+    ///     stream.shutdown(Shutdown::Write)?;
+    ///     let mut buf = [0; 16];
+    ///     assert_eq!(peer.read(&mut buf).await?, 0); // EOF
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.source().shutdown(how)
     }
@@ -163,6 +300,30 @@ impl TcpStream {
     /// different tasks; [`OwnedReadHalf::reunite`] puts them back together.
     ///
     /// Dropping the write half shuts down the write direction.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut peer, _) = listener.accept().await?;
+    ///
+    ///     let (mut read, mut write) = stream.into_split();
+    ///     let writer = nursery::spawn(async move { write.write_all(b"ping").await });
+    ///     let mut buf = [0; 4];
+    ///     peer.read_exact(&mut buf).await?; // from the writer task
+    ///     peer.write_all(&buf).await?;
+    ///     read.read_exact(&mut buf).await?; // the echo, on this task
+    ///     assert_eq!(&buf, b"ping");
+    ///     writer.await.unwrap()
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::split(self)
     }

@@ -16,15 +16,27 @@ use crate::poll_evented::PollEvented;
 ///
 /// # Examples
 ///
-/// ```no_run
-/// use nursery_reactor::net::UnixListener;
+/// ```
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// use nursery::net::{UnixListener, UnixStream};
 ///
-/// # async fn serve() -> std::io::Result<()> {
-/// let listener = UnixListener::bind("/tmp/app.sock")?;
-/// let (stream, _peer) = listener.accept().await?;
-/// # drop(stream);
-/// # Ok(())
-/// # }
+/// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+/// rt.block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let server = nursery::spawn(async move {
+///         let (mut stream, _peer) = listener.accept().await?;
+///         stream.write_all(b"hello").await
+///     }); // the connection closes when the task ends
+///     let mut client = UnixStream::connect(&path).await?;
+///     let mut greeting = String::new();
+///     client.read_to_string(&mut greeting).await?;
+///     assert_eq!(greeting, "hello");
+///     server.await.unwrap()
+/// })?;
+/// std::fs::remove_file(&path)?; // the socket file outlives the listener
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixListener {
     io: PollEvented<mio::net::UnixListener>,
@@ -48,6 +60,25 @@ impl UnixListener {
     ///
     /// From `socket(2)`/`bind(2)`/`listen(2)` (for example `AddrInUse` when
     /// the file exists), or the shutdown error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use nursery::net::UnixListener;
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     assert_eq!(UnixListener::bind(&path).unwrap_err().kind(), ErrorKind::AddrInUse);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let listener = mio::net::UnixListener::bind(path)?;
@@ -66,6 +97,25 @@ impl UnixListener {
     /// # Errors
     ///
     /// From switching to non-blocking mode or from registering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = UnixListener::from_std(std_listener)?; // inside the runtime
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     let (_stream, _peer) = listener.accept().await?;
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
@@ -82,17 +132,81 @@ impl UnixListener {
     /// # Errors
     ///
     /// Every error of `accept(2)`, as is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     std::fs::remove_file(&path)?; // the listener keeps working without its file
+    ///     let (stream, peer) = listener.accept().await?;
+    ///     assert!(peer.is_unnamed()); // the client did not bind a path
+    ///     assert_eq!(stream.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     /// Polls for a connection; see [`accept`](UnixListener::accept).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::task::Context;
+    /// use nursery::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    ///     assert!(listener.poll_accept(&mut cx).is_pending()); // nobody connected yet
+    ///
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     std::fs::remove_file(&path)?;
+    ///     let (_stream, peer) = poll_fn(|cx| listener.poll_accept(cx)).await?;
+    ///     assert!(peer.is_unnamed());
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let (stream, peer) = ready!(accept::poll_accept(&self.io, cx))?;
         Poll::Ready(UnixStream::from_accepted(stream, self.io.handle()).map(|s| (s, peer)))
     }
 
     /// A stream of incoming connections; it never ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::{StreamExt, TryStreamExt};
+    /// use nursery::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let _clients = [UnixStream::connect(&path).await?, UnixStream::connect(&path).await?];
+    ///     std::fs::remove_file(&path)?;
+    ///     let accepted: Vec<UnixStream> = listener.incoming().take(2).try_collect().await?;
+    ///     assert_eq!(accepted.len(), 2);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
@@ -102,6 +216,23 @@ impl UnixListener {
     /// # Errors
     ///
     /// From `getsockname(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UnixListener;
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }

@@ -63,6 +63,28 @@ impl UnixStream {
     ///
     /// From `connect(2)` (for example `NotFound`, `ConnectionRefused`, or
     /// `WouldBlock` when the listener's backlog is full) or from `SO_ERROR`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use nursery::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let err = UnixStream::connect(&path).await.unwrap_err();
+    ///     assert_eq!(err.kind(), ErrorKind::NotFound); // nothing bound there yet
+    ///
+    ///     let _listener = UnixListener::bind(&path)?;
+    ///     let stream = UnixStream::connect(&path).await?;
+    ///     std::fs::remove_file(&path)?;
+    ///     assert_eq!(stream.peer_addr()?.as_pathname(), Some(path.as_path()));
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let handle = Handle::current();
         let socket = mio::net::UnixStream::connect(path)?;
@@ -82,6 +104,24 @@ impl UnixStream {
     /// # Errors
     ///
     /// From `socketpair(2)` or from registering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::UnixStream;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let (mut parent, mut child) = UnixStream::pair()?; // no file, no listener
+    ///     parent.write_all(b"ping").await?;
+    ///     let mut buf = [0; 4];
+    ///     child.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"ping");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let handle = Handle::current();
@@ -102,6 +142,26 @@ impl UnixStream {
     /// # Errors
     ///
     /// From switching to non-blocking mode or from registering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::UnixStream;
+    ///
+    /// let (std_a, std_b) = std::os::unix::net::UnixStream::pair()?;
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let mut a = UnixStream::from_std(std_a)?; // inside the runtime
+    ///     let mut b = UnixStream::from_std(std_b)?;
+    ///     a.write_all(b"hi").await?;
+    ///     let mut buf = [0; 2];
+    ///     b.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
@@ -125,6 +185,26 @@ impl UnixStream {
     /// # Errors
     ///
     /// From `getpeername(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("nursery-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let client = UnixStream::connect(&path).await?;
+    ///     std::fs::remove_file(&path)?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     assert_eq!(client.peer_addr()?.as_pathname(), Some(path.as_path()));
+    ///     assert!(server.peer_addr()?.is_unnamed()); // the client bound no path
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().peer_addr()
     }
@@ -134,6 +214,20 @@ impl UnixStream {
     /// # Errors
     ///
     /// From `getsockname(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery::net::UnixStream;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let (a, _b) = UnixStream::pair()?;
+    ///     assert!(a.local_addr()?.is_unnamed()); // a socketpair has no path
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.source().local_addr()
     }
@@ -143,6 +237,24 @@ impl UnixStream {
     /// # Errors
     ///
     /// From `shutdown(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Shutdown;
+    /// use futures::io::AsyncReadExt;
+    /// use nursery::net::UnixStream;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let (a, mut b) = UnixStream::pair()?;
+    ///     a.shutdown(Shutdown::Write)?;
+    ///     let mut buf = [0; 16];
+    ///     assert_eq!(b.read(&mut buf).await?, 0); // EOF
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.source().shutdown(how)
     }
@@ -151,6 +263,27 @@ impl UnixStream {
     /// different tasks; [`OwnedReadHalf::reunite`] puts them back together.
     ///
     /// Dropping the write half shuts down the write direction.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::UnixStream;
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let (stream, mut peer) = UnixStream::pair()?;
+    ///     let (mut read, mut write) = stream.into_split();
+    ///     let writer = nursery::spawn(async move { write.write_all(b"ping").await });
+    ///     let mut buf = [0; 4];
+    ///     peer.read_exact(&mut buf).await?; // from the writer task
+    ///     peer.write_all(&buf).await?;
+    ///     read.read_exact(&mut buf).await?; // the echo, on this task
+    ///     assert_eq!(&buf, b"ping");
+    ///     writer.await.unwrap()
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::split(self)
     }
