@@ -520,7 +520,11 @@ impl Group {
     /// # scheduler.drain();
     /// ```
     pub fn suppressed_failures(&self) -> Vec<String> {
-        self.node.header().tree.lock().suppressed.clone()
+        let tree = self.node.header().tree.lock();
+        tree.cold
+            .as_ref()
+            .map(|c| c.suppressed.clone())
+            .unwrap_or_default()
     }
 
     /// Cancels every child (present and future).

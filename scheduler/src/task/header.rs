@@ -50,12 +50,32 @@ pub(crate) struct Tree {
     pub(crate) children: usize,
     /// The join handle's waker (task), or the owner's waker (group).
     pub(crate) waiter: Option<Waker>,
+    /// What only failures and supervisors need, allocated the first time one does: kept out of
+    /// line so that every task's header stays small (the future follows the header, and a poll
+    /// touches both).
+    pub(crate) cold: Option<Box<Cold>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Cold {
     /// The first failure in this node's subtree that reached it.
     pub(crate) failure: Option<Failure>,
     /// Failures that arrived after the first one.
     pub(crate) suppressed: Vec<String>,
     /// Called when a child's failure stays at the child (supervised scopes).
     pub(crate) on_child_failure: Option<FailureHandler>,
+}
+
+impl Tree {
+    /// The cold part, allocated on first use.
+    pub(crate) fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Default::default)
+    }
+
+    /// Takes the stored failure, if any.
+    pub(crate) fn take_failure(&mut self) -> Option<Failure> {
+        self.cold.as_mut().and_then(|c| c.failure.take())
+    }
 }
 
 /// A supervisor's handler of child failures.

@@ -232,12 +232,13 @@ pub(crate) fn schedule_if_idle(task: &NodeRef) {
 pub(crate) fn record_failure(node: &NodeRef, failure: Failure) {
     let first = {
         let mut tree = node.header().tree.lock();
-        if tree.failure.is_none() {
-            tree.failure = Some(failure);
+        let cold = tree.cold();
+        if cold.failure.is_none() {
+            cold.failure = Some(failure);
             node.header().state.set_failed();
             true
         } else {
-            tree.suppressed.push(format!("{failure:?}"));
+            cold.suppressed.push(format!("{failure:?}"));
             false
         }
     };
@@ -318,7 +319,7 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
     let parent = parent_ptr.map(|p| ManuallyDrop::new(unsafe { NodeRef::from_raw(p) }));
     let snapshot = header.state.load();
     let failure = if snapshot.has_failed() {
-        header.tree.lock().failure.take()
+        header.tree.lock().take_failure()
     } else {
         None
     };
@@ -334,7 +335,7 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
         // is gone hands it up instead, so it is never lost.
         match failure {
             Some(f) if !snapshot.has_join_interest() && propagates => failure_up = Some(f),
-            Some(f) => header.tree.lock().failure = Some(f),
+            Some(f) => header.tree.lock().cold().failure = Some(f),
             None => {}
         }
     } else if let Some(f) = failure {
@@ -393,7 +394,8 @@ pub(crate) fn register_waiter(node: &NodeRef, waker: &std::task::Waker) -> bool 
 /// the supervisor's handler; with no handler and no join handle to carry it, print it rather than
 /// lose it (the root's panics were already printed by the panic hook).
 fn report_to_supervisor(parent: &NodeRef, err: &JoinError, has_join_handle: bool) {
-    let handler = parent.header().tree.lock().on_child_failure.clone();
+    let handler =
+        (parent.header().tree.lock().cold.as_ref()).and_then(|c| c.on_child_failure.clone());
     match handler {
         Some(handler) => {
             let call = std::panic::AssertUnwindSafe(|| handler(err));
@@ -410,7 +412,7 @@ fn report_to_supervisor(parent: &NodeRef, err: &JoinError, has_join_handle: bool
 
 /// Installs the handler called for each child failure kept at the child (supervised scopes).
 pub(crate) fn set_failure_handler(node: &NodeRef, handler: super::header::FailureHandler) {
-    node.header().tree.lock().on_child_failure = Some(handler);
+    node.header().tree.lock().cold().on_child_failure = Some(handler);
 }
 
 /// Wakes a group's owner (to look at its state again).
@@ -426,7 +428,7 @@ pub(crate) fn wake_waiter(node: &NodeRef) {
 
 /// Takes the failure stored in a completed group (for its owner to re-raise).
 pub(crate) fn take_failure(node: &NodeRef) -> Option<Failure> {
-    node.header().tree.lock().failure.take()
+    node.header().tree.lock().take_failure()
 }
 
 pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
