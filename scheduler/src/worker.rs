@@ -69,6 +69,8 @@ struct Local {
     index: usize,
     queue: Worker<NodeRef>,
     lifo: Cell<Option<NodeRef>>,
+    /// Inside `Park::park` (the reactor or timers are waking tasks from this thread).
+    in_park: Cell<bool>,
 }
 
 thread_local! {
@@ -95,6 +97,13 @@ impl Shared {
                     return;
                 }
             } else {
+                return;
+            }
+            if local.in_park.get() {
+                // Woken from inside `park` (I/O, timers): this worker still counts as asleep,
+                // and waking a sleeper now could pick this very worker, a wasted wake-up
+                // (for the reactor, an eventfd write and an extra epoll_wait). It decides
+                // once `park` returns.
                 return;
             }
             self.notify_for_local_work();
@@ -984,6 +993,7 @@ impl WorkerRunner {
             index: self.index,
             queue: self.queue,
             lifo: Cell::new(None),
+            in_park: Cell::new(false),
         };
         let previous_worker = context::set_worker_of(Arc::as_ptr(&shared) as usize);
         let previous_local = LOCAL.with(|l| l.replace(&local as *const Local));
@@ -1029,9 +1039,16 @@ impl WorkerRunner {
                 None => {
                     shared.idle.park(local.index, searching);
                     if !(shared.work_for_a_parking_worker() || shared.shutdown.load(Acquire)) {
+                        local.in_park.set(true);
                         shared.park.park(local.index);
+                        local.in_park.set(false);
                     }
                     searching = shared.idle.unparked(local.index);
+                    if local.queue.len() >= 2 {
+                        // What `park` woke here (I/O, timers) is more than this worker will
+                        // get to soon: share it (see the wake rules in `schedule`).
+                        shared.notify_for_local_work();
+                    }
                 }
             }
         }

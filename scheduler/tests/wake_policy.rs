@@ -36,7 +36,7 @@ struct WorkerState {
 /// A condvar parker per worker, plus one "I/O readiness" that a test can deliver to one worker.
 struct TestPark {
     workers: Vec<Worker>,
-    io_waiter: Mutex<Option<Waker>>,
+    io_waiters: Mutex<Vec<Waker>>,
 }
 
 /// The scheduler's handle on the shared `TestPark`.
@@ -59,7 +59,8 @@ impl Park for ParkRef {
         if io {
             // Like the reactor: wake the task waiting for I/O on this worker's thread, outside
             // any task.
-            if let Some(waker) = self.0.io_waiter.lock().unwrap().take() {
+            let waiters = std::mem::take(&mut *self.0.io_waiters.lock().unwrap());
+            for waker in waiters {
                 waker.wake();
             }
         }
@@ -92,8 +93,13 @@ impl TestPark {
 
     /// Until the task waits for "I/O" and both workers sleep.
     fn wait_until_settled(&self) {
+        self.wait_until_settled_with(1);
+    }
+
+    /// Until `waiting` tasks wait for "I/O" and both workers sleep.
+    fn wait_until_settled_with(&self, waiting: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.io_waiter.lock().unwrap().is_none()
+        while self.io_waiters.lock().unwrap().len() < waiting
             || !(0..self.workers.len()).all(|i| self.asleep(i))
         {
             assert!(Instant::now() < deadline, "the workers never went idle");
@@ -112,7 +118,7 @@ impl Future for WaitForIo {
             return Poll::Ready(());
         }
         self.1 = true;
-        *self.0.io_waiter.lock().unwrap() = Some(cx.waker().clone());
+        self.0.io_waiters.lock().unwrap().push(cx.waker().clone());
         Poll::Pending
     }
 }
@@ -127,7 +133,7 @@ struct Setup {
 fn setup() -> Setup {
     let park = Arc::new(TestPark {
         workers: (0..2).map(|_| Worker::default()).collect(),
-        io_waiter: Mutex::new(None),
+        io_waiters: Mutex::new(Vec::new()),
     });
     let (scheduler, runners) = Scheduler::new(2, ParkRef(park.clone()));
     let threads = runners
@@ -299,5 +305,42 @@ fn a_monitor_that_sees_a_worker_stuck_can_share_its_backlog() {
     assert!(
         conclusive(|| peer_wakes_when_a_task_wakes(3, true)) >= 1,
         "share_backlog_of left the queued tasks to the stuck worker"
+    );
+}
+
+#[test]
+fn tasks_woken_inside_park_wake_a_peer_but_never_the_parked_worker_itself() {
+    // Three tasks ready "for I/O" at once, woken by worker 0 from inside `park` (as the reactor
+    // does): more than one worker should run, so a peer is woken, but worker 0 is still
+    // registered as asleep while it dispatches, and must not wake itself (for the reactor
+    // that is an eventfd write and a wasted epoll_wait).
+    let wakes = conclusive(|| {
+        let s = setup();
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let task = WaitForIo(s.park.clone(), false);
+                s.scheduler
+                    .spawn(s.root.node(), task, SpawnMeta::here(), "root")
+                    .unwrap()
+            })
+            .collect();
+        s.park.wait_until_settled_with(3);
+        let before = [0, 1].map(|i| s.park.workers[i].unparks.load(SeqCst));
+        let peer_asleep = s.park.asleep(1);
+        s.park.deliver_io_to(0);
+        for handle in handles {
+            futures::executor::block_on(handle).unwrap();
+        }
+        let after = [0, 1].map(|i| s.park.workers[i].unparks.load(SeqCst));
+        s.finish();
+        assert_eq!(
+            after[0], before[0],
+            "worker 0 woke itself while dispatching"
+        );
+        Some(after[1] - before[1]).filter(|_| peer_asleep)
+    });
+    assert!(
+        wakes >= 1,
+        "three tasks ready at once waited for one worker"
     );
 }
