@@ -214,3 +214,53 @@ fn an_idle_runtime_wakes_for_a_spawn_from_a_plain_thread() {
         assert_eq!(out, i * 2);
     }
 }
+
+/// CPU time (user + system, in clock ticks) of this process's threads whose name starts with
+/// `prefix`, from /proc.
+#[cfg(target_os = "linux")]
+fn cpu_ticks_of_threads(prefix: &str) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        // Fields after the parenthesised name: state is field 3, utime 14 and stime 15.
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    total
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn after_a_burst_of_spawns_from_a_plain_thread_the_workers_use_no_cpu() {
+    // Workers fed from outside watch the injector for a few microseconds before they park:
+    // that must end. Measured over 300 ms of idleness (the quantity itself, not a wait for an
+    // event); a worker that kept spinning would use all of it.
+    let rt = nursery::Runtime::builder()
+        .worker_threads(2)
+        .thread_name("idlecpu")
+        .stall_threshold(None)
+        .build()
+        .unwrap();
+    let handles: Vec<_> = (0..2_000)
+        .map(|i| rt.handle().spawn(async move { i }))
+        .collect();
+    rt.block_on(async move {
+        for handle in handles {
+            handle.await.unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let before = cpu_ticks_of_threads("idlecpu");
+    std::thread::sleep(Duration::from_millis(300));
+    let used = cpu_ticks_of_threads("idlecpu") - before;
+    // One tick is 10 ms with the usual USER_HZ of 100; allow one for rounding.
+    assert!(used <= 1, "idle workers used {used} ticks of CPU in 300 ms");
+}

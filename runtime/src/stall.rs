@@ -2,9 +2,11 @@
 //! a threshold, with the task's name and spawn location. A blocked worker is never silent.
 //!
 //! Workers publish what they poll (`Scheduler::poll_snapshot`: two plain stores per poll). The
-//! monitor looks every `threshold / 2`; a poll whose sequence number is still the same, odd
-//! value after `threshold` is reported once. When no worker has polled anything for a whole
-//! interval the monitor sleeps until a worker wakes up, so an idle runtime costs no CPU.
+//! monitor looks every `threshold / 2`, but at least every 10 ms; a poll whose sequence number
+//! is still the same, odd value after `threshold` is reported once. A worker seen in the same
+//! poll twice has its queued tasks handed to a peer (`Scheduler::share_backlog_of`). When no
+//! worker has polled anything for two looks the monitor sleeps until a worker wakes up, so an
+//! idle runtime costs no CPU.
 
 use std::fmt;
 use std::panic::Location;
@@ -139,7 +141,10 @@ fn watch(
     hook: &(dyn Fn(&StallReport) + Send + Sync),
 ) {
     let workers = handle.worker_threads();
-    let interval = (threshold / 2).max(Duration::from_millis(1));
+    // Looks at least every 10 ms while the runtime is busy (it sleeps once quiet): besides
+    // reporting stalls, it hands the queue of a worker stuck in one poll to a peer, and tasks
+    // should not wait long behind such a poll.
+    let interval = (threshold / 2).clamp(Duration::from_millis(1), Duration::from_millis(10));
     // Per worker: the poll seen last time, since when, and whether it was reported.
     let mut seen: Vec<(u64, Instant, bool)> = vec![(0, Instant::now(), false); workers];
     let mut quiet_rounds = 0;

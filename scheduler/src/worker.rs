@@ -1002,6 +1002,8 @@ impl WorkerRunner {
         let mut tick: u32 = 0;
         let mut lifo_streak: u32 = 0;
         let mut searching = false;
+        // Whether this worker took work from the injector since it last waited for some.
+        let mut fed_from_outside = false;
         let mut rng = XorShift::new(local.index as u64 + 1);
         while !shared.shutdown.load(Acquire) {
             tick = tick.wrapping_add(1);
@@ -1013,7 +1015,13 @@ impl WorkerRunner {
                     shared.notify_for_local_work();
                 }
             }
-            let mut task = next_task(&shared, &local, tick, &mut lifo_streak);
+            let mut task = next_task(
+                &shared,
+                &local,
+                tick,
+                &mut lifo_streak,
+                &mut fed_from_outside,
+            );
             if task.is_none() {
                 searching = searching || shared.idle.try_start_searching();
                 if searching {
@@ -1037,6 +1045,10 @@ impl WorkerRunner {
                     slot.end();
                 }
                 None => {
+                    if searching && std::mem::take(&mut fed_from_outside) && watch_injector(&shared)
+                    {
+                        continue;
+                    }
                     shared.idle.park(local.index, searching);
                     if !(shared.work_for_a_parking_worker() || shared.shutdown.load(Acquire)) {
                         local.in_park.set(true);
@@ -1062,9 +1074,16 @@ impl WorkerRunner {
 }
 
 /// The next task from this worker's own queues or the injector.
-fn next_task(shared: &Shared, local: &Local, tick: u32, lifo_streak: &mut u32) -> Option<NodeRef> {
+fn next_task(
+    shared: &Shared,
+    local: &Local,
+    tick: u32,
+    lifo_streak: &mut u32,
+    from_injector: &mut bool,
+) -> Option<NodeRef> {
     if tick % MAINTENANCE_INTERVAL == 0 {
         if let Steal::Success(task) = steal_retrying(&shared.injector) {
+            *from_injector = true;
             return Some(task);
         }
     }
@@ -1081,9 +1100,47 @@ fn next_task(shared: &Shared, local: &Local, tick: u32, lifo_streak: &mut u32) -
     }
     loop {
         match shared.injector.steal_batch_and_pop(&local.queue) {
-            Steal::Success(task) => return Some(task),
+            Steal::Success(task) => {
+                *from_injector = true;
+                return Some(task);
+            }
             Steal::Retry => continue,
             Steal::Empty => return None,
+        }
+    }
+}
+
+/// How long a searcher fed from outside watches the injector before it parks.
+#[cfg(not(loom))]
+const WATCH_INJECTOR: std::time::Duration = std::time::Duration::from_micros(10);
+
+/// A searcher that found no work, but had been taking tasks from the injector since it last
+/// waited, watches the injector for a few microseconds before parking. Something outside the
+/// workers (a plain thread, a `block_on` body) is feeding tasks one at a time, and the workers
+/// run them faster than they come: parking now would cost this worker a futex wait and the
+/// feeder a wake-up, a syscall each, every task or two. While it watches it is still the
+/// searcher, so the feeder's pushes wake nobody. Only the injector is watched, once per wait:
+/// work from I/O and timers reaches a worker through `park`, and a worker fed by its peers does
+/// not watch at all. Returns true if work came.
+fn watch_injector(shared: &Shared) -> bool {
+    #[cfg(loom)]
+    {
+        let _ = shared;
+        false
+    }
+    #[cfg(not(loom))]
+    {
+        let start = std::time::Instant::now();
+        loop {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            if !shared.injector.is_empty() {
+                return true;
+            }
+            if shared.shutdown.load(Acquire) || start.elapsed() >= WATCH_INJECTOR {
+                return false;
+            }
         }
     }
 }
