@@ -161,15 +161,20 @@ impl Setup {
     }
 }
 
-/// The sleeping peer's unpark count while a task resumed "by I/O" on worker 0 calls `act` with
-/// a group to spawn into; `None` if the peer was not asleep when the task acted.
-fn peer_wakes_during(act: impl FnOnce(&Scheduler, &Group) + Send + 'static) -> Option<usize> {
+/// The sleeping peer's unpark count while a task resumed "by I/O" on worker 0 calls `act`;
+/// `None` if the peer was not asleep when the task acted. `prepare` runs first, with a group to
+/// spawn into, and hands `act` what it set up.
+fn peer_wakes_during<S: Send + 'static>(
+    prepare: impl FnOnce(&Setup, &Group) -> S,
+    act: impl FnOnce(S, &Scheduler, &Group) + Send + 'static,
+) -> Option<usize> {
     let s = setup();
     let group = Arc::new(
         s.scheduler
             .new_group(s.root.node(), false, None, "scope")
             .unwrap(),
     );
+    let prepared = prepare(&s, &group);
     let (scheduler, g, park) = (s.scheduler.clone(), group.clone(), s.park.clone());
     let woke = Arc::new(AtomicUsize::new(usize::MAX));
     let result = woke.clone();
@@ -177,7 +182,7 @@ fn peer_wakes_during(act: impl FnOnce(&Scheduler, &Group) + Send + 'static) -> O
         WaitForIo(park.clone(), false).await;
         let before = park.workers[1].unparks.load(SeqCst);
         let asleep = park.asleep(1);
-        act(&scheduler, &g);
+        act(prepared, &scheduler, &g);
         if asleep {
             result.store(park.workers[1].unparks.load(SeqCst) - before, SeqCst);
         }
@@ -223,43 +228,20 @@ fn idle_receivers(s: &Setup, group: &Group, count: usize) -> Vec<oneshot::Sender
     senders
 }
 
-/// Like `peer_wakes_during`, with `count` idle receivers that the resumed task wakes.
+/// `peer_wakes_during` a task that wakes `count` idle receivers (and then, if `then_share`,
+/// shares worker 0's backlog as the stall monitor would).
 fn peer_wakes_when_a_task_wakes(count: usize, then_share: bool) -> Option<usize> {
-    let s = setup();
-    let group = s
-        .scheduler
-        .new_group(s.root.node(), false, None, "scope")
-        .unwrap();
-    let senders = idle_receivers(&s, &group, count);
-    let (park, scheduler) = (s.park.clone(), s.scheduler.clone());
-    let woke = Arc::new(AtomicUsize::new(usize::MAX));
-    let result = woke.clone();
-    let task = async move {
-        WaitForIo(park.clone(), false).await;
-        let before = park.workers[1].unparks.load(SeqCst);
-        let asleep = park.asleep(1);
-        for tx in senders {
-            tx.send(()).unwrap();
-        }
-        if then_share {
-            scheduler.share_backlog_of(0);
-        }
-        if asleep {
-            result.store(park.workers[1].unparks.load(SeqCst) - before, SeqCst);
-        }
-    };
-    let handle = s
-        .scheduler
-        .spawn(s.root.node(), task, SpawnMeta::here(), "root")
-        .unwrap();
-    s.park.wait_until_settled();
-    s.park.deliver_io_to(0);
-    futures::executor::block_on(handle).unwrap();
-    group.close();
-    futures::executor::block_on(std::future::poll_fn(|cx| group.poll_complete(cx)));
-    drop(group);
-    s.finish();
-    Some(woke.load(SeqCst)).filter(|&n| n != usize::MAX)
+    peer_wakes_during(
+        |s, group| idle_receivers(s, group, count),
+        move |senders, scheduler, _| {
+            for tx in senders {
+                tx.send(()).unwrap();
+            }
+            if then_share {
+                scheduler.share_backlog_of(0);
+            }
+        },
+    )
 }
 
 /// Runs `scenario` until it was conclusive (the peer really slept when the task acted; a stray
@@ -290,11 +272,14 @@ fn a_backlog_of_tasks_woken_by_a_task_wakes_a_sleeping_peer() {
 #[test]
 fn new_tasks_wake_a_sleeping_peer_as_soon_as_two_wait() {
     let wakes = conclusive(|| {
-        peer_wakes_during(|scheduler, group| {
-            for _ in 0..3 {
-                drop(scheduler.spawn(group.node(), async {}, SpawnMeta::here(), "scope"));
-            }
-        })
+        peer_wakes_during(
+            |_, _| (),
+            |(), scheduler, group| {
+                for _ in 0..3 {
+                    drop(scheduler.spawn(group.node(), async {}, SpawnMeta::here(), "scope"));
+                }
+            },
+        )
     });
     assert!(wakes >= 1, "three new tasks waited behind one worker");
 }
