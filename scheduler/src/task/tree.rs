@@ -40,16 +40,10 @@ pub(crate) fn link_new_child(parent: &Header, child: NonNull<Header>, is_group: 
     if is_group {
         parent.state.set_has_groups();
     }
-    let tree = parent.tree.lock();
+    let inherited = list_under(parent, child);
+    // Marked before the creator queues or returns the node, so nothing runs it uncancelled.
     // SAFETY: the child is alive (we are creating it).
-    let child_state = &unsafe { child.as_ref() }.state;
-    match inherited_cancel(parent.state.load(), child_state.load()) {
-        Some(true) => drop(child_state.set_forced()),
-        Some(false) => drop(child_state.set_cancelled()),
-        None => {}
-    }
-    child_state.set_listed();
-    push_child(tree, child);
+    mark_cancelled(&unsafe { child.as_ref() }.state, inherited);
 }
 
 /// Puts a running task into its parent's child list, the first time it has to wait (see
@@ -67,15 +61,7 @@ pub(crate) fn join_parent_list(task: &NodeRef) {
         return;
     };
     // SAFETY: the task holds a pending slot in its parent, which is therefore alive.
-    let parent = unsafe { parent.as_ref() };
-    let inherited = {
-        let tree = parent.tree.lock();
-        let inherited = inherited_cancel(parent.state.load(), header.state.load());
-        header.state.set_listed();
-        push_child(tree, task.ptr());
-        inherited
-    };
-    if let Some(force) = inherited {
+    if let Some(force) = list_under(unsafe { parent.as_ref() }, task.ptr()) {
         cancel_subtree(task, force);
     }
 }
@@ -90,17 +76,33 @@ pub(crate) fn cancelled_before_first_poll(task: &NodeRef) -> bool {
     };
     // SAFETY: the task holds a pending slot in its parent, which is therefore alive.
     let parent_state = unsafe { parent.as_ref() }.state.load();
-    match inherited_cancel(parent_state, header.state.load()) {
-        Some(true) => {
-            header.state.set_forced();
-            true
-        }
-        Some(false) => {
-            header.state.set_cancelled();
-            true
-        }
-        None => false,
+    mark_cancelled(
+        &header.state,
+        inherited_cancel(parent_state, header.state.load()),
+    )
+}
+
+/// Under `parent`'s lock: pushes `child` into its list, marks it LISTED, and returns the
+/// cancel it inherits from the parent as it stands then (see `inherited_cancel`). A cancel of
+/// the parent that comes later finds the child in the list.
+fn list_under(parent: &Header, child: NonNull<Header>) -> Option<bool> {
+    let tree = parent.tree.lock();
+    // SAFETY: the caller creates the child, or holds its RUNNING: it is alive.
+    let child_state = &unsafe { child.as_ref() }.state;
+    let inherited = inherited_cancel(parent.state.load(), child_state.load());
+    child_state.set_listed();
+    push_child(tree, child);
+    inherited
+}
+
+/// Sets what `inherited_cancel` found on a node; returns whether it is now cancelled.
+fn mark_cancelled(state: &super::state::State, inherited: Option<bool>) -> bool {
+    match inherited {
+        Some(true) => drop(state.set_forced()),
+        Some(false) => drop(state.set_cancelled()),
+        None => return false,
     }
+    true
 }
 
 /// What a new member of `parent`'s list inherits: `Some(true)` a forced cancel (through
