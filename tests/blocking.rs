@@ -98,14 +98,12 @@ fn the_pool_grows_on_demand_within_its_bound_and_retires_idle_threads() {
         }
     });
     assert_eq!(peak.load(SeqCst), 3, "the pool never exceeds its bound");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while rt.handle().blocking_threads() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "idle threads never retired"
-        );
-        std::thread::yield_now();
-    }
+    support::eventually(Duration::from_secs(10), || {
+        match rt.handle().blocking_threads() {
+            0 => Ok(()),
+            _ => Err("idle threads never retired".to_owned()),
+        }
+    });
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Embedding: a runtime built by hand and driven from a plain synchronous program's threads
 //! (what `examples/embed.rs` shows).
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier, Mutex};
@@ -97,8 +99,7 @@ fn a_task_spawned_through_a_handle_from_a_plain_thread_is_a_child_of_the_root() 
     // An unnamed task joins the tree's lists when it first waits (in its sleep), a moment
     // after the spawn: look until it is there.
     let here = file!();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let (tree, task) = loop {
+    let (tree, task) = support::eventually(Duration::from_secs(10), || {
         let tree = rt.handle().task_tree();
         let task = tree
             .nodes
@@ -106,13 +107,10 @@ fn a_task_spawned_through_a_handle_from_a_plain_thread_is_a_child_of_the_root() 
             .map(|(_, n)| n.clone())
             .find(|n| n.kind == "task" && n.location.is_some_and(|l| l.file() == here));
         match task {
-            Some(task) => break (tree, task),
-            None if std::time::Instant::now() > deadline => {
-                panic!("the task never showed in the tree:\n{tree}")
-            }
-            None => thread::yield_now(),
+            Some(task) => Ok((tree, task)),
+            None => Err(format!("the task never showed in the tree:\n{tree}")),
         }
-    };
+    });
     let root = tree
         .nodes
         .iter()

@@ -57,20 +57,16 @@ fn tasks_spawned_from_outside_any_task_belong_to_the_root() {
     // An unnamed task joins its parent's list when it first waits (just after this signal), and
     // is counted as "starting" until then.
     started_rx.recv().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let parent = loop {
+    let parent = support::eventually(Duration::from_secs(10), || {
         let mut parent = None;
         rt.handle().root().walk(|_, info| {
             if info.id == task.id() {
                 parent = Some(info.parent);
             }
         });
-        if parent.is_some() || std::time::Instant::now() > deadline {
-            break parent;
-        }
-        std::thread::yield_now();
-    };
-    assert_eq!(parent, Some(Some(rt.handle().root().id())));
+        parent.ok_or_else(|| "the task never showed in the tree".to_owned())
+    });
+    assert_eq!(parent, Some(rt.handle().root().id()));
     release_tx.send(()).unwrap();
     rt.block_on(task).unwrap();
 }

@@ -46,14 +46,30 @@ pub async fn started_pending_forever(token: DropToken, started: Arc<AtomicUsize>
 
 /// Blocks the calling (plain) thread until `counter` reaches `target`, or panics after 10 s.
 pub fn wait_for_count(counter: &AtomicUsize, target: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while counter.load(SeqCst) < target {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "only {} of {target} arrived",
-            counter.load(SeqCst)
-        );
-        std::thread::yield_now();
+    eventually(std::time::Duration::from_secs(10), || {
+        let n = counter.load(SeqCst);
+        if n >= target {
+            Ok(())
+        } else {
+            Err(format!("only {n} of {target} arrived"))
+        }
+    })
+}
+
+/// Tries `check` on the calling (plain) thread, yielding between tries, until it returns `Ok`;
+/// panics with its last `Err` once `within` has passed. For conditions no event announces,
+/// such as a task joining the tree's lists just after its first poll returns.
+pub fn eventually<T>(
+    within: std::time::Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(why) if std::time::Instant::now() >= deadline => panic!("{why}"),
+            Err(_) => std::thread::yield_now(),
+        }
     }
 }
 
