@@ -14,6 +14,19 @@
 extern crate self as crossbeam_deque;
 include!("loom_support/mod.rs");
 
+/// A scope (group) under the harness's root.
+fn new_scope(rt: &Harness) -> Group {
+    rt.scheduler
+        .new_group(rt.root.node(), false, None, "scope")
+        .unwrap()
+}
+
+/// Closes a scope's body and waits until the scope is complete.
+fn close_and_wait(group: &Group) {
+    group.close();
+    wait(|cx| group.poll_complete(cx));
+}
+
 /// Spawns `future` as a child of the task being polled.
 fn spawn_child<F>(scheduler: &Scheduler, future: F) -> JoinHandle<F::Output>
 where
@@ -67,10 +80,7 @@ fn a_child_completing_while_its_parent_is_cancelled_is_gone_before_the_parent_re
 fn a_spawn_into_a_group_racing_its_close_either_fails_or_is_awaited() {
     model(|| {
         let rt = Harness::new(1);
-        let group = rt
-            .scheduler
-            .new_group(rt.root.node(), false, None, "scope")
-            .unwrap();
+        let group = new_scope(&rt);
         let child_drops = Drops::new();
         let token = child_drops.token();
         let (scheduler, node) = (rt.scheduler.clone(), group.node().clone());
@@ -84,8 +94,7 @@ fn a_spawn_into_a_group_racing_its_close_either_fails_or_is_awaited() {
                 )
                 .is_ok()
         });
-        group.close();
-        wait(|cx| group.poll_complete(cx));
+        close_and_wait(&group);
         let dropped_at_completion = child_drops.count();
         let spawned = spawner.join().unwrap();
         if spawned {
@@ -105,10 +114,7 @@ fn a_spawn_into_a_group_racing_its_cancel_is_born_cancelled_or_cancelled_by_the_
     // complete (a loom deadlock).
     model(|| {
         let rt = Harness::new(1);
-        let group = rt
-            .scheduler
-            .new_group(rt.root.node(), false, None, "scope")
-            .unwrap();
+        let group = new_scope(&rt);
         let child_drops = Drops::new();
         let token = child_drops.token();
         let (scheduler, node) = (rt.scheduler.clone(), group.node().clone());
@@ -121,8 +127,7 @@ fn a_spawn_into_a_group_racing_its_cancel_is_born_cancelled_or_cancelled_by_the_
         });
         group.cancel();
         spawner.join().unwrap();
-        group.close();
-        wait(|cx| group.poll_complete(cx));
+        close_and_wait(&group);
         assert_eq!(child_drops.count(), 1);
         drop(group);
         rt.finish();
@@ -136,10 +141,7 @@ fn a_cancel_racing_a_tasks_first_poll_reaches_it_and_the_child_it_spawns() {
     // inheritance at listing time must still stop both (else: a loom deadlock).
     model(|| {
         let rt = Harness::new(1);
-        let group = rt
-            .scheduler
-            .new_group(rt.root.node(), false, None, "scope")
-            .unwrap();
+        let group = new_scope(&rt);
         let drops = Drops::new();
         let (task_token, child_token) = (drops.token(), drops.token());
         let scheduler = rt.scheduler.clone();
@@ -159,8 +161,7 @@ fn a_cancel_racing_a_tasks_first_poll_reaches_it_and_the_child_it_spawns() {
         let node = group.node().clone();
         let canceller = loom::thread::spawn(move || node.cancel());
         canceller.join().unwrap();
-        group.close();
-        wait(|cx| group.poll_complete(cx));
+        close_and_wait(&group);
         assert_eq!(drops.count(), 2, "the task and its child were both dropped");
         drop(group);
         rt.finish();
