@@ -55,9 +55,12 @@ fn backlog_worth_a_peer(origin: Origin) -> usize {
     if woken_by_a_task {
         MESSAGE_BACKLOG
     } else {
-        2
+        WORK_BACKLOG
     }
 }
+
+/// See [`backlog_worth_a_peer`]: queued tasks that are parallel work worth a peer.
+const WORK_BACKLOG: usize = 2;
 
 /// See [`backlog_worth_a_peer`]. Above the few tasks that pile up behind the LIFO slot when a
 /// conversation runs here (the slot runs at most `MAX_LIFO_STREAK` times in a row, each time
@@ -110,6 +113,15 @@ impl Shared {
         } else {
             self.injector.push(task);
             self.notify_one();
+        }
+    }
+
+    /// Wakes a peer if this worker's queue holds a backlog of parallel work (`WORK_BACKLOG`):
+    /// for pushes that could not decide at the time (from inside `park`, or below
+    /// `MESSAGE_BACKLOG`).
+    fn share_local_backlog(&self, local: &Local) {
+        if local.queue.len() >= WORK_BACKLOG {
+            self.notify_for_local_work();
         }
     }
 
@@ -1009,11 +1021,9 @@ impl WorkerRunner {
             tick = tick.wrapping_add(1);
             if tick % MAINTENANCE_INTERVAL == 0 {
                 shared.park.poll_events(local.index);
-                if local.queue.len() >= 2 {
-                    // Woken tasks below MESSAGE_BACKLOG wake no peer when queued; if they are
-                    // still waiting here a maintenance interval later, share them.
-                    shared.notify_for_local_work();
-                }
+                // Woken tasks below MESSAGE_BACKLOG wake no peer when queued; if they are
+                // still waiting here a maintenance interval later, share them.
+                shared.share_local_backlog(&local);
             }
             let mut task = next_task(
                 &shared,
@@ -1056,11 +1066,9 @@ impl WorkerRunner {
                         local.in_park.set(false);
                     }
                     searching = shared.idle.unparked(local.index);
-                    if local.queue.len() >= 2 {
-                        // What `park` woke here (I/O, timers) is more than this worker will
-                        // get to soon: share it (see the wake rules in `schedule`).
-                        shared.notify_for_local_work();
-                    }
+                    // What `park` woke here (I/O, timers) wakes a peer only now (see
+                    // `schedule`): this worker no longer counts as asleep.
+                    shared.share_local_backlog(&local);
                 }
             }
         }
