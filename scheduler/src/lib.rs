@@ -39,3 +39,10 @@ pub use park::Park;
 pub use poll_slot::PollSnapshot;
 pub use task::{Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
 pub use worker::{Scheduler, WorkerRunner};
+
+/// The bytes of task cells the shared recycling pool holds now (see `task/recycle.rs`); for
+/// tests of the pool's bounds and of its emptying when the last runtime is dropped.
+#[doc(hidden)]
+pub fn pooled_task_cell_bytes() -> usize {
+    task::recycle::pooled_bytes()
+}

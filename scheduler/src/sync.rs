@@ -21,11 +21,16 @@ pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
 
 impl<T> Mutex<T> {
+    #[cfg(not(loom))]
+    pub(crate) const fn new(value: T) -> Mutex<T> {
+        Mutex {
+            inner: parking_lot::Mutex::new(value),
+        }
+    }
+
+    #[cfg(loom)]
     pub(crate) fn new(value: T) -> Mutex<T> {
         Mutex {
-            #[cfg(not(loom))]
-            inner: parking_lot::Mutex::new(value),
-            #[cfg(loom)]
             inner: loom::sync::Mutex::new(value),
         }
     }

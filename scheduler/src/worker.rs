@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     next_id: AtomicU64,
     polls: Box<[PollSlot]>,
+    /// Keeps the pool of recycled task cells while this scheduler lives.
+    _cells: crate::task::recycle::PoolUser,
 }
 
 /// Why a task is being queued: it decides where it goes and whether a peer is woken for it.
@@ -339,6 +341,7 @@ impl Scheduler {
             shutdown: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             polls: (0..workers).map(|_| PollSlot::default()).collect(),
+            _cells: crate::task::recycle::PoolUser::register(),
         });
         let runners = queues
             .into_iter()

@@ -37,7 +37,13 @@ where
         set_error: set_error::<F>,
         drop_output: drop_output::<F>,
         take_output: take_output::<F>,
-        dealloc: dealloc::<F>,
+        dealloc: dealloc::<F, false>,
+    };
+
+    /// The same for a cell from `recycle::alloc` that is to be recycled.
+    pub(crate) const RECYCLED: Vtable = Vtable {
+        dealloc: dealloc::<F, true>,
+        ..Self::VTABLE
     };
 }
 
@@ -153,13 +159,19 @@ unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
     };
 }
 
-unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the cell was allocated as `Box<Cell<F>>` in `spawn`, and the caller held the last
-    // reference.
-    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+unsafe fn dealloc<F: Future, const RECYCLED: bool>(ptr: NonNull<Header>) {
+    let cell = ptr.cast::<Cell<F>>();
     // A future or output still here (a runtime that was leaked) is dropped with the cell; a
     // panicking Drop must not unwind into whoever dropped the last reference.
-    if catch_unwind(AssertUnwindSafe(move || drop(cell))).is_err() {
+    // SAFETY: the caller held the last reference to this live `Cell<F>`.
+    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+        ptr::drop_in_place(cell.as_ptr())
+    }));
+    if dropped.is_err() {
         eprintln!("nursery: a task's future or output panicked while being freed");
     }
+    // SAFETY: `spawn` allocated the cell with `recycle::alloc` for this layout, and chose this
+    // vtable by whether it is recycled; it is dropped (on unwind `drop_in_place` still drops the
+    // remaining fields) and unreachable.
+    unsafe { super::recycle::free(cell.cast(), std::alloc::Layout::new::<Cell<F>>(), RECYCLED) };
 }

@@ -6,6 +6,7 @@ pub(crate) mod header;
 mod join;
 pub(crate) mod meta;
 mod node;
+pub(crate) mod recycle;
 pub(crate) mod state;
 pub(crate) mod tree;
 mod waker;
@@ -44,17 +45,26 @@ where
         return Err(SpawnError::closed(what));
     }
     let named = meta.name.is_some();
-    let cell = Box::new(Cell {
-        header: Header::new(
-            Kind::Task,
-            &Vtables::<F>::VTABLE,
-            Some(parent.ptr()),
-            Some(NonNull::from(&**shared)),
-            Meta::new(shared.next_id(), Some(meta)),
-        ),
-        stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
-    });
-    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    let memory = recycle::alloc(std::alloc::Layout::new::<Cell<F>>());
+    let vtable = match memory.recycled {
+        true => &Vtables::<F>::RECYCLED,
+        false => &Vtables::<F>::VTABLE,
+    };
+    let cell = memory.ptr.cast::<Cell<F>>();
+    // SAFETY: `alloc` returned memory for a `Cell<F>` that nothing else uses.
+    unsafe {
+        cell.as_ptr().write(Cell {
+            header: Header::new(
+                Kind::Task,
+                vtable,
+                Some(parent.ptr()),
+                Some(NonNull::from(&**shared)),
+                Meta::new(shared.next_id(), Some(meta)),
+            ),
+            stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
+        })
+    };
+    let ptr = cell.cast::<Header>();
     if named {
         tree::link_new_child(parent_header, ptr, false);
     }
