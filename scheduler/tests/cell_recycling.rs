@@ -9,7 +9,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+use futures::FutureExt;
 
 use nursery_scheduler::pooled_task_cell_bytes;
 
@@ -37,31 +39,36 @@ static GLOBAL: Counting = Counting;
 
 const SPAWNS: usize = 2_000;
 
-/// Spawns `SPAWNS` detached tasks from the `block_on` thread and waits until every one ran;
-/// returns the allocations made meanwhile, by every thread.
+fn runtime() -> nursery_runtime::Runtime {
+    nursery_runtime::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime")
+}
+
+/// Spawns `SPAWNS` detached tasks from the `block_on` thread, all alive at once (they wait for
+/// a gate opened after the last spawn), and waits until every one ran; returns the allocations
+/// made meanwhile, by every thread.
 fn round(rt: &nursery_runtime::Runtime) -> usize {
     let (tx, rx) = mpsc::channel::<()>();
+    let (open, gate) = oneshot::channel::<()>();
+    let gate = gate.shared();
     let before = ALLOCATIONS.load(Relaxed);
     rt.block_on(async {
         for _ in 0..SPAWNS {
             let tx = tx.clone();
+            let gate = gate.clone();
             drop(nursery_runtime::spawn(async move {
+                let _ = gate.await;
                 let _ = tx.send(());
             }));
         }
+        open.send(()).expect("the tasks hold the gate");
         for _ in 0..SPAWNS {
             rx.recv().expect("every task signals");
         }
     });
     ALLOCATIONS.load(Relaxed) - before
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 #[test]
@@ -71,29 +78,32 @@ fn cells_of_tasks_spawned_from_outside_are_reused_and_leave_with_the_last_runtim
         0,
         "no runtime yet, so nothing pooled"
     );
-    let rt = nursery_runtime::Runtime::builder()
-        .worker_threads(2)
-        .build()
-        .expect("a runtime");
+    // Keeps the pool in use while the first runtime goes.
+    let keeper = runtime();
 
-    // Cells already come back during the first round (the workers free them while the body
-    // spawns); what matters is that the pool holds enough of them afterwards.
-    let first = round(&rt);
-    // The block_on body returned once every task signalled; the workers free the cells right
-    // after, into their caches and, beyond two batches per thread, into the pool.
-    wait_until("the workers' freed cells reach the pool", || {
-        pooled_task_cell_bytes() > 0
-    });
+    let first_rt = runtime();
+    let first = round(&first_rt);
+    assert!(
+        first >= SPAWNS,
+        "{SPAWNS} live tasks need as many cells: {first} allocations"
+    );
+    // Dropping a runtime waits for its tasks and joins its workers, whose thread exit hands
+    // their cached cells to the pool: every cell of the first round is now in the pool or in
+    // this thread's cache.
+    drop(first_rt);
+    assert!(pooled_task_cell_bytes() > 0);
 
-    let second = round(&rt);
+    let second = round(&keeper);
     assert!(
         second < SPAWNS / 4,
         "the second round should take its cells from the pool: {second} allocations for \
          {SPAWNS} spawns (the first round made {first})"
     );
 
-    drop(rt);
-    wait_until("the last runtime's drop empties the pool", || {
-        pooled_task_cell_bytes() == 0
-    });
+    drop(keeper);
+    assert_eq!(
+        pooled_task_cell_bytes(),
+        0,
+        "the last runtime's drop empties the pool"
+    );
 }

@@ -32,11 +32,11 @@
 use std::alloc::Layout;
 use std::ptr::{self, NonNull};
 
-use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use crate::sync::Mutex;
 
-/// Size classes are this many bytes apart.
-const STEP: usize = 32;
+/// Size classes are this many bytes apart (malloc's own granularity).
+const STEP: usize = 16;
 /// The largest cell that is recycled.
 pub(crate) const MAX_SIZE: usize = 1024;
 /// The alignment every recycled cell is allocated with (what `malloc` gives anyway).
@@ -131,6 +131,9 @@ unsafe impl Send for Stack {}
 /// The pool shared by all threads: one stack of batches per size class.
 pub(crate) struct Pool {
     classes: [Mutex<Stack>; CLASSES],
+    /// Per class, whether its stack holds a batch: read without the lock, so that a spawner
+    /// finding the pool empty (the usual case while a program grows) takes no lock.
+    stocked: [AtomicBool; CLASSES],
     /// The schedulers alive; at zero the pool keeps nothing.
     users: AtomicUsize,
     /// Bytes held, over all classes (a soft bound: read and updated without a common lock).
@@ -147,6 +150,7 @@ impl Pool {
                     bytes: 0,
                 })
             }; CLASSES],
+            stocked: [const { AtomicBool::new(false) }; CLASSES],
             users: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
         }
@@ -161,6 +165,7 @@ impl Pool {
                     bytes: 0,
                 })
             }),
+            stocked: std::array::from_fn(|_| AtomicBool::new(false)),
             users: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
         }
@@ -181,6 +186,7 @@ impl Pool {
         for class in 0..CLASSES {
             let taken = {
                 let mut stack = self.classes[class].lock();
+                self.stocked[class].store(false, Relaxed);
                 self.bytes.fetch_sub(stack.bytes, Relaxed);
                 stack.bytes = 0;
                 std::mem::replace(&mut stack.top, ptr::null_mut())
@@ -218,6 +224,7 @@ impl Pool {
                     (*head).len = list.len;
                 }
                 stack.top = head;
+                self.stocked[class].store(true, Relaxed);
                 stack.bytes += bytes;
                 self.bytes.fetch_add(bytes, Relaxed);
                 return;
@@ -229,11 +236,16 @@ impl Pool {
 
     /// Takes a batch of `class` cells, if the pool has one.
     pub(crate) fn take(&self, class: usize) -> Option<FreeList> {
+        // A stale answer only costs a lock, or a batch taken at the next miss instead of now.
+        if !self.stocked[class].load(Relaxed) {
+            return None;
+        }
         let mut stack = self.classes[class].lock();
         let head = NonNull::new(stack.top)?.as_ptr();
         // SAFETY: the top batch's head was written by `put`; under the lock it is ours.
         let (next_batch, len) = unsafe { ((*head).next_batch, (*head).len) };
         stack.top = next_batch;
+        self.stocked[class].store(!next_batch.is_null(), Relaxed);
         let bytes = len * class_layout(class).size();
         stack.bytes -= bytes;
         self.bytes.fetch_sub(bytes, Relaxed);
@@ -452,8 +464,8 @@ mod tests {
     #[test]
     fn size_classes_cover_every_size_up_to_the_limit_and_no_more() {
         assert_eq!(class_of(layout(1, 1)), Some(0));
-        assert_eq!(class_of(layout(32, 8)), Some(0));
-        assert_eq!(class_of(layout(33, 8)), Some(1));
+        assert_eq!(class_of(layout(STEP, 8)), Some(0));
+        assert_eq!(class_of(layout(STEP + 1, 8)), Some(1));
         assert_eq!(class_of(layout(MAX_SIZE, 16)), Some(CLASSES - 1));
         assert_eq!(class_of(layout(MAX_SIZE + 1, 8)), None);
         assert_eq!(
@@ -520,7 +532,11 @@ mod tests {
         // SAFETY: fresh cells.
         unsafe { pool.put(0, fresh(0, BATCH)) };
         pool.remove_user();
-        assert_eq!(pool.pooled_bytes(), BATCH * 32, "one user is still there");
+        assert_eq!(
+            pool.pooled_bytes(),
+            BATCH * class_layout(0).size(),
+            "one user is still there"
+        );
         pool.remove_user();
         assert_eq!(pool.pooled_bytes(), 0);
         assert!(pool.take(0).is_none());
