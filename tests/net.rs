@@ -315,6 +315,58 @@ async fn data_arriving_between_a_cancelled_reader_and_the_next_one_is_not_lost()
     assert_eq!(&second.await.unwrap(), b"nobody was reading");
 }
 
+/// A TCP read that empties the socket clears its readiness at once (no `EAGAIN` read first,
+/// see `reactor/src/net/tcp_inq.rs`); one that leaves bytes queued must not, since no new event
+/// will announce them.
+#[nursery::test(worker_threads = 2)]
+async fn a_read_that_leaves_bytes_queued_lets_the_next_read_take_them_at_once() {
+    let (mut client, mut server) = tcp_pair().await;
+    // The reader waits first, so that the data's event is the readiness its read sees: clearing
+    // that readiness after taking 10 of the 100 bytes would leave the other 90 unannounced.
+    let (waiting_tx, waiting_rx) = oneshot::channel();
+    let reader = nursery::spawn(async move {
+        let mut got = vec![0u8; 100];
+        notify_when_pending(server.read_exact(&mut got[..10]), waiting_tx)
+            .await
+            .unwrap();
+        let rest = timeout(Duration::from_secs(10), server.read_exact(&mut got[10..])).await;
+        assert!(rest.is_ok(), "the 90 bytes already queued were never read");
+        assert_same_bytes(&got, &pattern(1, 100), "the whole message");
+        server
+    });
+    waiting_rx.await.unwrap();
+    client.write_all(&pattern(1, 100)).await.unwrap();
+    let mut server = reader.await.unwrap();
+
+    // Reads that take everything queued, then more data: each next event brings it.
+    for round in 0..50 {
+        client.write_all(&pattern(round, 64)).await.unwrap();
+        let mut buf = [0u8; 64];
+        let read = timeout(Duration::from_secs(10), server.read_exact(&mut buf)).await;
+        assert!(read.is_ok(), "round {round}: the data was never read");
+        assert_same_bytes(&buf, &pattern(round, 64), "one round trip");
+    }
+}
+
+/// A read that takes the last bytes before the peer's FIN still lets the next read see the end
+/// of the stream (the kernel reports a byte still queued after a FIN, and the reactor keeps the
+/// read-closed readiness anyway).
+#[nursery::test(worker_threads = 2)]
+async fn a_read_of_the_last_bytes_before_the_peers_close_still_sees_the_end() {
+    let (mut client, mut server) = tcp_pair().await;
+    client.write_all(b"last words").await.unwrap();
+    client.close().await.unwrap();
+    drop(client);
+    // Loopback has queued the data and the FIN at the server by now, so the read below takes
+    // the last bytes with the FIN already there: exactly the case where clearing on "nothing
+    // left" would wait for an event that has already come.
+    let mut buf = [0u8; 10];
+    server.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"last words");
+    let end = timeout(Duration::from_secs(10), server.read(&mut buf)).await;
+    assert!(matches!(end, Ok(Ok(0))), "the end of the stream: {end:?}");
+}
+
 #[nursery::test(worker_threads = 2)]
 async fn a_read_whose_timeout_expires_leaves_the_data_to_the_next_read() {
     let (mut client, mut server) = tcp_pair().await;

@@ -55,19 +55,6 @@ impl<S: Source> PollEvented<S>
 where
     for<'a> &'a S: Read + Write,
 {
-    /// Reads into `buf` once the source is readable (an empty `buf` reads nothing at once).
-    pub(crate) fn poll_read(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        self.registration
-            .poll_read_io(cx, || (&self.source).read(buf))
-    }
-
     /// Vectored read once the source is readable.
     pub(crate) fn poll_read_vectored(
         &self,

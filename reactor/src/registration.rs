@@ -475,6 +475,32 @@ impl Registration {
         }
     }
 
+    /// [`poll_read_io`](Registration::poll_read_io) for an `op` that also says
+    /// whether it emptied the source: then the readiness it saw is cleared at
+    /// once (unless an event came since), as a `WouldBlock` would have.
+    pub(crate) fn poll_read_io_until_drained(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<(usize, bool)>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let event = ready!(self.io.poll_ready(cx, Direction::Read))?;
+            match op() {
+                Ok((n, drained)) => {
+                    if drained && n > 0 {
+                        self.io.clear_readiness(event);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_readiness(event);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
     fn free_slot(&mut self) {
         if std::mem::replace(&mut self.in_slab, false) {
             self.handle.remove_slot(self.token, &self.io);

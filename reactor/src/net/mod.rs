@@ -40,6 +40,7 @@ mod split;
 mod stream_io;
 mod stream_socket;
 pub mod tcp;
+mod tcp_inq;
 mod udp;
 pub mod unix;
 

@@ -42,7 +42,11 @@ macro_rules! impl_async_read {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                <$ty as $crate::net::stream_io::StreamIo>::io(&self).poll_read(cx, buf)
+                $crate::net::stream_socket::poll_read(
+                    <$ty as $crate::net::stream_io::StreamIo>::io(&self),
+                    cx,
+                    buf,
+                )
             }
 
             fn poll_read_vectored(

@@ -1,8 +1,9 @@
 //! What a connected mio stream socket (TCP or Unix) does through the reactor,
-//! beyond [`PollEvented`]'s reads and writes: finishing a non-blocking
-//! connect, and shutting down the write direction.
+//! beyond [`PollEvented`]'s writes: reading (and knowing when a read emptied
+//! the socket), finishing a non-blocking connect, and shutting down the write
+//! direction.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::task::{ready, Context, Poll};
 
@@ -21,11 +22,15 @@ pub(crate) trait StreamSocket: Source {
 
     /// `Ok` once the socket has a peer (`getpeername(2)`, without the address).
     fn has_peer(&self) -> io::Result<()>;
+
+    /// Reads into `buf`; also says whether the read certainly left nothing in
+    /// the socket's receive queue (`false` when unknown).
+    fn read_and_tell_drained(&self, buf: &mut [u8]) -> io::Result<(usize, bool)>;
 }
 
 /// Each listed mio socket is a [`StreamSocket`] through its own methods.
 macro_rules! impl_stream_socket {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty => $read:path),*) => {$(
         impl StreamSocket for $ty {
             fn shutdown(&self, how: Shutdown) -> io::Result<()> {
                 <$ty>::shutdown(self, how)
@@ -38,11 +43,43 @@ macro_rules! impl_stream_socket {
             fn has_peer(&self) -> io::Result<()> {
                 self.peer_addr().map(drop)
             }
+
+            fn read_and_tell_drained(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+                $read(self, buf)
+            }
         }
     )*};
 }
 
-impl_stream_socket!(mio::net::TcpStream, mio::net::UnixStream);
+impl_stream_socket!(
+    mio::net::TcpStream => super::tcp_inq::read,
+    mio::net::UnixStream => read_not_knowing_drained
+);
+
+/// A plain `read(2)`: whether it emptied the socket is not known.
+pub(crate) fn read_not_knowing_drained<S>(socket: &S, buf: &mut [u8]) -> io::Result<(usize, bool)>
+where
+    for<'a> &'a S: Read,
+{
+    let mut socket = socket;
+    socket.read(buf).map(|n| (n, false))
+}
+
+/// Reads from `io` once it is readable. A read that emptied the socket (as the
+/// socket reports it) clears the read readiness at once, so the next read
+/// waits for the reactor's next event instead of first trying a `read(2)` that
+/// can only fail with `EAGAIN`: half the reads of a request/response protocol.
+pub(crate) fn poll_read<S: StreamSocket>(
+    io: &PollEvented<S>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    io.registration()
+        .poll_read_io_until_drained(cx, || io.source().read_and_tell_drained(buf))
+}
 
 /// Waits until a non-blocking connect of `io` has finished, successfully or not.
 pub(crate) fn poll_connected<S: StreamSocket>(

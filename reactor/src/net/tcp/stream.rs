@@ -16,6 +16,7 @@ use crate::net::addr;
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::tcp::split::{self, OwnedReadHalf, OwnedWriteHalf};
+use crate::net::tcp_inq;
 use crate::poll_evented::PollEvented;
 
 /// A TCP connection.
@@ -107,6 +108,7 @@ impl TcpStream {
 
     async fn connect_addr(addr: SocketAddr, handle: &Handle) -> io::Result<TcpStream> {
         let socket = mio::net::TcpStream::connect(addr)?;
+        tcp_inq::enable(&socket);
         let stream = TcpStream {
             io: PollEvented::with_handle(socket, handle)?,
         };
@@ -150,8 +152,10 @@ impl TcpStream {
     #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
+        let stream = mio::net::TcpStream::from_std(stream);
+        tcp_inq::enable(&stream);
         Ok(TcpStream {
-            io: PollEvented::new(mio::net::TcpStream::from_std(stream))?,
+            io: PollEvented::new(stream)?,
         })
     }
 
@@ -160,6 +164,7 @@ impl TcpStream {
         stream: mio::net::TcpStream,
         handle: &Handle,
     ) -> io::Result<TcpStream> {
+        tcp_inq::enable(&stream);
         Ok(TcpStream {
             io: PollEvented::with_handle(stream, handle)?,
         })
