@@ -12,12 +12,22 @@
 # bytes. Full logs: $CARGO_TARGET_DIR/memcheck/<binary>.log. Exits non-zero if any binary had a
 # memcheck error, a definite leak, or a failing test.
 #
+# NO_CELL_CACHE=1 builds with `--cfg nursery_no_cell_cache` (in its own target directory): task
+# cells are then never recycled (scheduler/src/task/recycle.rs), so a use of a freed cell is an
+# invalid access valgrind sees, instead of a read of a cell reused for another task. The default
+# build checks the recycling itself (its cells must all be freed when the last runtime drops).
+#
 # "possibly lost" / "still reachable" blocks are expected and not errors: the test harness's
 # main thread handle, and crossbeam-epoch's process-wide collector (the registrations of exited
 # worker threads and retired deque buffers, freed lazily at a later pin).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target-memcheck}"
+if [ "${NO_CELL_CACHE:-0}" = 1 ]; then
+    export RUSTFLAGS="${RUSTFLAGS:-} --cfg nursery_no_cell_cache"
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target-memcheck-nocache}"
+else
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target-memcheck}"
+fi
 
 # Excluded from the default set: memory (200,000 children: minutes under valgrind),
 # net_emfile (lowers RLIMIT_NOFILE, which valgrind needs descriptors above), macros (trybuild
