@@ -264,3 +264,79 @@ fn after_a_burst_of_spawns_from_a_plain_thread_the_workers_use_no_cpu() {
     // One tick is 10 ms with the usual USER_HZ of 100; allow one for rounding.
     assert!(used <= 1, "idle workers used {used} ticks of CPU in 300 ms");
 }
+
+/// Tasks spawned from plain threads get recycled cells (`scheduler/src/task/recycle.rs`), which
+/// workers free and hand back in batches while other threads keep spawning: a cell given out
+/// twice, or reused while its task lives, would show as a task seeing or returning another's
+/// data. Four threads spawn futures of three sizes (three size classes) in rounds; half the
+/// handles are awaited from the spawning thread (the last reference then often dies there),
+/// half dropped at once (it dies on a worker). Every task checks its own data and counts itself.
+#[test]
+fn tasks_spawned_from_many_plain_threads_at_once_each_keep_their_own_cell() {
+    const THREADS: u64 = 4;
+    const TASKS: u64 = 3_000;
+    const ROUNDS: u64 = 10;
+
+    fn words<const N: usize>(seed: u64) -> [u64; N] {
+        std::array::from_fn(|i| seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i as u64)
+    }
+
+    fn digest(words: &[u64]) -> u64 {
+        words.iter().fold(0, |a, w| a.rotate_left(5) ^ w)
+    }
+
+    async fn check<const N: usize>(seed: u64, checked: Arc<AtomicUsize>) -> u64 {
+        let data = words::<N>(seed);
+        nursery::task::yield_now().await; // other tasks run, and cells are freed, meanwhile
+        assert_eq!(data, words::<N>(seed), "task {seed} found its data changed");
+        checked.fetch_add(1, SeqCst);
+        digest(&data)
+    }
+
+    let rt = runtime(2);
+    let checked = Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|threads| {
+        for t in 0..THREADS {
+            let handle = rt.handle().clone();
+            let checked = checked.clone();
+            threads.spawn(move || {
+                // Rounds, so that later rounds spawn into cells the earlier ones freed.
+                for round in 0..ROUNDS {
+                    let mut kept = Vec::new();
+                    for i in 0..TASKS / ROUNDS {
+                        let seed = (t * ROUNDS + round) * TASKS + i;
+                        let checked = checked.clone();
+                        let (task, expected) = match i % 3 {
+                            0 => (
+                                handle.spawn(check::<4>(seed, checked)),
+                                digest(&words::<4>(seed)),
+                            ),
+                            1 => (
+                                handle.spawn(check::<16>(seed, checked)),
+                                digest(&words::<16>(seed)),
+                            ),
+                            _ => (
+                                handle.spawn(check::<64>(seed, checked)),
+                                digest(&words::<64>(seed)),
+                            ),
+                        };
+                        if i % 2 == 0 {
+                            kept.push((task, expected));
+                        }
+                    }
+                    for (task, expected) in kept {
+                        let got = futures::executor::block_on(task).expect("a task cannot fail");
+                        assert_eq!(got, expected, "a task returned another task's result");
+                    }
+                }
+            });
+        }
+    });
+    let all = (THREADS * TASKS) as usize;
+    support::eventually(Duration::from_secs(10), || match checked.load(SeqCst) {
+        n if n == all => Ok(()),
+        n => Err(format!(
+            "only {n} of {all} tasks found their own data intact"
+        )),
+    });
+}
