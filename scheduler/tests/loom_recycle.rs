@@ -56,8 +56,8 @@ fn a_batch_given_back_while_the_last_user_leaves_is_freed_not_stranded() {
         let giver = {
             let pool = pool.clone();
             loom::thread::spawn(move || {
-                // SAFETY: fresh cells of class 0.
-                unsafe { pool.put(0, fresh(0, 1)) };
+                // SAFETY: fresh cells of class 1.
+                unsafe { pool.put(1, fresh(1, 1)) };
             })
         };
         // The last scheduler is dropped while a worker frees its last cells: either the batch is
@@ -67,7 +67,7 @@ fn a_batch_given_back_while_the_last_user_leaves_is_freed_not_stranded() {
         giver.join().unwrap();
         assert_eq!(pool.pooled_bytes(), 0);
         assert!(
-            pool.take(0).is_none(),
+            pool.take(1).is_none(),
             "nothing may stay pooled without a user"
         );
     });

@@ -47,10 +47,14 @@ pub(crate) const BATCH: usize = 32;
 /// The most the shared pool keeps; batches beyond it are freed.
 pub(crate) const MAX_POOLED_BYTES: usize = 8 << 20;
 
-/// The size class of a layout, if cells of it are recycled.
+/// The smallest cell a class holds: a free cell must have room for its links.
+const MIN_SIZE: usize = std::mem::size_of::<FreeCell>();
+
+/// The size class of a layout, if cells of it are recycled. (Task cells start at the header's
+/// 160 bytes; the smallest classes only matter to the tests.)
 pub(crate) fn class_of(layout: Layout) -> Option<usize> {
-    (layout.size() <= MAX_SIZE && layout.align() <= ALIGN && layout.size() > 0)
-        .then(|| (layout.size() - 1) / STEP)
+    (layout.size() <= MAX_SIZE && layout.align() <= ALIGN)
+        .then(|| (layout.size().max(MIN_SIZE) - 1) / STEP)
 }
 
 /// What every cell of a class is really allocated as.
@@ -463,9 +467,13 @@ mod tests {
 
     #[test]
     fn size_classes_cover_every_size_up_to_the_limit_and_no_more() {
-        assert_eq!(class_of(layout(1, 1)), Some(0));
-        assert_eq!(class_of(layout(STEP, 8)), Some(0));
-        assert_eq!(class_of(layout(STEP + 1, 8)), Some(1));
+        assert_eq!(
+            class_of(layout(1, 1)),
+            Some(1),
+            "no class is smaller than a free cell"
+        );
+        assert_eq!(class_of(layout(2 * STEP, 8)), Some(1));
+        assert_eq!(class_of(layout(2 * STEP + 1, 8)), Some(2));
         assert_eq!(class_of(layout(MAX_SIZE, 16)), Some(CLASSES - 1));
         assert_eq!(class_of(layout(MAX_SIZE + 1, 8)), None);
         assert_eq!(
@@ -475,11 +483,13 @@ mod tests {
         );
         for size in 1..=MAX_SIZE {
             let class = class_of(layout(size, 8)).unwrap();
+            let class_size = class_layout(class).size();
+            assert!(class_size >= size, "class {class} too small for {size}");
             assert!(
-                class_layout(class).size() >= size,
-                "class {class} too small for {size}"
+                class_size >= MIN_SIZE,
+                "class {class} cannot hold a free cell's links"
             );
-            assert!(class_layout(class).size() < size + STEP);
+            assert!(class_size < size.max(MIN_SIZE) + STEP);
         }
     }
 
@@ -530,18 +540,18 @@ mod tests {
         pool.add_user();
         pool.add_user();
         // SAFETY: fresh cells.
-        unsafe { pool.put(0, fresh(0, BATCH)) };
+        unsafe { pool.put(1, fresh(1, BATCH)) };
         pool.remove_user();
         assert_eq!(
             pool.pooled_bytes(),
-            BATCH * class_layout(0).size(),
+            BATCH * class_layout(1).size(),
             "one user is still there"
         );
         pool.remove_user();
         assert_eq!(pool.pooled_bytes(), 0);
-        assert!(pool.take(0).is_none());
+        assert!(pool.take(1).is_none());
         // SAFETY: fresh cells.
-        unsafe { pool.put(0, fresh(0, BATCH)) };
+        unsafe { pool.put(1, fresh(1, BATCH)) };
         assert_eq!(
             pool.pooled_bytes(),
             0,
