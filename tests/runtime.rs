@@ -184,12 +184,18 @@ fn a_task_that_never_yields_on_its_own_cannot_starve_others_on_one_worker() {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     let spinner = rt.handle().spawn(async move {
-        // Always-ready work: only the cooperative budget makes this task give way.
-        for _ in 0..10_000_000u64 {
-            if f.load(SeqCst) {
-                return true;
+        // Always-ready work: only the cooperative budget makes this task give way. Bounded by
+        // time, not by a count: under valgrind, which runs one thread at a time, the thread
+        // spawning the setter below may not get to run for a long while (10,000,000 rounds
+        // were once not enough there).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            for _ in 0..1_000 {
+                if f.load(SeqCst) {
+                    return true;
+                }
+                nursery::task::consume_budget().await;
             }
-            nursery::task::consume_budget().await;
         }
         false
     });
