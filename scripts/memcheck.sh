@@ -2,7 +2,8 @@
 # valgrind memcheck over a representative subset of the integration tests (R6: nothing of the
 # runtime remains after `Runtime` drop; no invalid access anywhere).
 #
-#   scripts/memcheck.sh                 # the default subset below
+#   scripts/memcheck.sh                 # the default subset below, and the scheduler's unit
+#                                       # tests and tests/cell_recycling.rs
 #   scripts/memcheck.sh cancel scope    # named test binaries (tests/<name>.rs)
 #
 # Builds the tests in release mode (the workspace's release profile keeps debug info, so
@@ -53,6 +54,18 @@ bins=$(cargo test --release -p nursery "${args[@]}" --no-run --message-format=js
 if [ -z "$bins" ]; then
     echo "memcheck: the build failed; run the cargo command above to see why" >&2
     exit 2
+fi
+# With the default set, also the scheduler's own unit tests (the task state machine, the pool of
+# recycled cells) and its cell-recycling test binary.
+if [ "$#" -eq 0 ]; then
+    echo "== building: cargo test --release -p nursery-scheduler --lib --test cell_recycling --no-run"
+    sched=$(cargo test --release -p nursery-scheduler --lib --test cell_recycling --no-run \
+        --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
+    if [ -z "$sched" ]; then
+        echo "memcheck: the scheduler's tests did not build; run the cargo command above" >&2
+        exit 2
+    fi
+    bins="$bins $sched"
 fi
 
 logdir="$CARGO_TARGET_DIR/memcheck"
