@@ -345,7 +345,7 @@ impl Registration {
         cx: &mut Context<'_>,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Read, op)
+        self.poll_io(cx, Direction::Read, op, |_| false)
     }
 
     /// Runs `op` while the source is write-ready; see
@@ -376,7 +376,7 @@ impl Registration {
         cx: &mut Context<'_>,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Write, op)
+        self.poll_io(cx, Direction::Write, op, |_| false)
     }
 
     /// Removes `source` (the one this registration was made for) from the
@@ -457,20 +457,30 @@ impl Registration {
         }
     }
 
+    /// Runs `op` while `direction` is ready. A `WouldBlock` clears the readiness it saw (unless
+    /// an event came since) and waits; so does a success that `emptied` says left the source
+    /// with nothing more to give, after returning it.
     fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
         mut op: impl FnMut() -> io::Result<R>,
+        emptied: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let event = ready!(self.io.poll_ready(cx, direction))?;
             match op() {
+                Ok(done) => {
+                    if emptied(&done) {
+                        self.io.clear_readiness(event);
+                    }
+                    return Poll::Ready(Ok(done));
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.io.clear_readiness(event);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => return Poll::Ready(result),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
@@ -481,24 +491,10 @@ impl Registration {
     pub(crate) fn poll_read_io_until_drained(
         &self,
         cx: &mut Context<'_>,
-        mut op: impl FnMut() -> io::Result<(usize, bool)>,
+        op: impl FnMut() -> io::Result<(usize, bool)>,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let event = ready!(self.io.poll_ready(cx, Direction::Read))?;
-            match op() {
-                Ok((n, drained)) => {
-                    if drained && n > 0 {
-                        self.io.clear_readiness(event);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear_readiness(event);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        self.poll_io(cx, Direction::Read, op, |&(n, drained)| drained && n > 0)
+            .map_ok(|(n, _)| n)
     }
 
     fn free_slot(&mut self) {
