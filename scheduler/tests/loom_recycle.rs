@@ -13,30 +13,34 @@
 extern crate self as crossbeam_deque;
 include!("loom_support/mod.rs");
 
-use task::recycle::{class_layout, system, FreeList, Pool};
+use loom::sync::Arc;
+use task::recycle::{FreeList, Pool};
 
-/// A list of `n` fresh cells of `class`.
-fn fresh(class: usize, n: usize) -> FreeList {
-    let mut list = FreeList::EMPTY;
-    for _ in 0..n {
-        // SAFETY: a fresh allocation of the class's layout.
-        unsafe { list.push(system::alloc(class_layout(class))) };
-    }
-    list
+/// A pool with one user (a live scheduler).
+fn used_pool() -> Arc<Pool> {
+    let pool = Arc::new(Pool::new());
+    pool.add_user();
+    pool
+}
+
+/// Another thread gives the pool a batch of `n` fresh cells of `class`.
+fn give_from_another_thread(
+    pool: &Arc<Pool>,
+    class: usize,
+    n: usize,
+) -> loom::thread::JoinHandle<()> {
+    let pool = pool.clone();
+    loom::thread::spawn(move || {
+        // SAFETY: fresh cells of `class`.
+        unsafe { pool.put(class, FreeList::fresh(class, n)) };
+    })
 }
 
 #[test]
 fn a_batch_given_by_one_thread_is_taken_whole_by_another() {
     model(|| {
-        let pool = loom::sync::Arc::new(Pool::new());
-        pool.add_user();
-        let giver = {
-            let pool = pool.clone();
-            loom::thread::spawn(move || {
-                // SAFETY: fresh cells of class 3.
-                unsafe { pool.put(3, fresh(3, 2)) };
-            })
-        };
+        let pool = used_pool();
+        let giver = give_from_another_thread(&pool, 3, 2);
         let taken = pool.take(3);
         giver.join().unwrap();
         let batch = taken.or_else(|| pool.take(3)).expect("the batch is there");
@@ -51,15 +55,8 @@ fn a_batch_given_by_one_thread_is_taken_whole_by_another() {
 #[test]
 fn a_batch_given_back_while_the_last_user_leaves_is_freed_not_stranded() {
     model(|| {
-        let pool = loom::sync::Arc::new(Pool::new());
-        pool.add_user();
-        let giver = {
-            let pool = pool.clone();
-            loom::thread::spawn(move || {
-                // SAFETY: fresh cells of class 1.
-                unsafe { pool.put(1, fresh(1, 1)) };
-            })
-        };
+        let pool = used_pool();
+        let giver = give_from_another_thread(&pool, 1, 1);
         // The last scheduler is dropped while a worker frees its last cells: either the batch is
         // in the pool in time to be emptied with it, or `put` sees no user and frees it. Loom
         // reports a leak if neither happens.

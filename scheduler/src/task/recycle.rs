@@ -111,6 +111,17 @@ impl FreeList {
         Some(cell.cast())
     }
 
+    /// A list of `n` fresh cells of `class`, for the pool's tests and loom models.
+    #[cfg(test)]
+    pub(crate) fn fresh(class: usize, n: usize) -> FreeList {
+        let mut list = FreeList::EMPTY;
+        for _ in 0..n {
+            // SAFETY: a fresh allocation of the class's layout.
+            unsafe { list.push(system::alloc(class_layout(class))) };
+        }
+        list
+    }
+
     /// Frees every cell on the list.
     ///
     /// # Safety
@@ -455,16 +466,6 @@ mod tests {
         Layout::from_size_align(size, align).unwrap()
     }
 
-    /// A list of `n` fresh cells of `class`.
-    fn fresh(class: usize, n: usize) -> FreeList {
-        let mut list = FreeList::EMPTY;
-        for _ in 0..n {
-            // SAFETY: a fresh allocation of the class's layout.
-            unsafe { list.push(system::alloc(class_layout(class))) };
-        }
-        list
-    }
-
     #[test]
     fn size_classes_cover_every_size_up_to_the_limit_and_no_more() {
         assert_eq!(
@@ -498,8 +499,8 @@ mod tests {
         let pool = Pool::new();
         pool.add_user();
         // SAFETY: fresh cells of class 5.
-        unsafe { pool.put(5, fresh(5, BATCH)) };
-        unsafe { pool.put(5, fresh(5, 3)) };
+        unsafe { pool.put(5, FreeList::fresh(5, BATCH)) };
+        unsafe { pool.put(5, FreeList::fresh(5, 3)) };
         assert_eq!(pool.pooled_bytes(), (BATCH + 3) * class_layout(5).size());
         assert!(pool.take(4).is_none(), "classes are kept apart");
         let last_in = pool.take(5).expect("a batch");
@@ -524,7 +525,7 @@ mod tests {
         let batch_bytes = BATCH * class_layout(class).size();
         for _ in 0..MAX_POOLED_BYTES / batch_bytes + 5 {
             // SAFETY: fresh cells of `class`.
-            unsafe { pool.put(class, fresh(class, BATCH)) };
+            unsafe { pool.put(class, FreeList::fresh(class, BATCH)) };
         }
         assert!(pool.pooled_bytes() <= MAX_POOLED_BYTES);
         assert!(
@@ -540,7 +541,7 @@ mod tests {
         pool.add_user();
         pool.add_user();
         // SAFETY: fresh cells.
-        unsafe { pool.put(1, fresh(1, BATCH)) };
+        unsafe { pool.put(1, FreeList::fresh(1, BATCH)) };
         pool.remove_user();
         assert_eq!(
             pool.pooled_bytes(),
@@ -551,7 +552,7 @@ mod tests {
         assert_eq!(pool.pooled_bytes(), 0);
         assert!(pool.take(1).is_none());
         // SAFETY: fresh cells.
-        unsafe { pool.put(1, fresh(1, BATCH)) };
+        unsafe { pool.put(1, FreeList::fresh(1, BATCH)) };
         assert_eq!(
             pool.pooled_bytes(),
             0,
