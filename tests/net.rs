@@ -658,6 +658,81 @@ async fn a_unix_stream_pair_carries_data_both_ways_between_two_tasks() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Peers on this machine
+// ---------------------------------------------------------------------------------------------
+
+/// Who ran first on a one-worker runtime after `writer` sent a byte to `reader`'s socket: the
+/// task waiting to read it, or a task the writer had queued just before its write.
+///
+/// A write to a local peer wakes that peer's reader from inside the write, onto the writer's
+/// worker: it runs next, ahead of the earlier task. Without that, the reader waits for the
+/// worker's next look at the reactor and the earlier task runs first.
+async fn first_to_run_after_a_local_write<S>(mut writer: S, mut reader: S) -> &'static str
+where
+    S: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (waiting_tx, waiting_rx) = oneshot::channel();
+    let reading = nursery::spawn({
+        let order = order.clone();
+        async move {
+            let mut byte = [0u8; 1];
+            notify_when_pending(reader.read_exact(&mut byte), waiting_tx)
+                .await
+                .unwrap();
+            order.lock().unwrap().push("reader");
+        }
+    });
+    waiting_rx.await.unwrap();
+    let writing = nursery::spawn({
+        let order = order.clone();
+        async move {
+            let _earlier = nursery::spawn(async move {
+                order.lock().unwrap().push("earlier task");
+            });
+            writer.write_all(b"x").await.unwrap();
+        }
+    });
+    writing.await.unwrap();
+    reading.await.unwrap();
+    let order = order.lock().unwrap();
+    assert_eq!(order.len(), 2);
+    order[0]
+}
+
+#[nursery::test(worker_threads = 1)]
+async fn a_write_to_a_unix_stream_runs_its_reader_next_on_the_writers_worker() {
+    for round in 0..3 {
+        let (a, b) = UnixStream::pair().unwrap();
+        let first = first_to_run_after_a_local_write(a, b).await;
+        assert_eq!(first, "reader", "round {round}");
+    }
+}
+
+#[nursery::test(worker_threads = 1)]
+async fn a_write_over_loopback_tcp_runs_its_reader_next_on_the_writers_worker() {
+    // Loopback delivers inside `send`, unless the kernel defers its receive work to a
+    // softirq thread, which it may under load: most rounds, not all, must see the reader first.
+    let mut reader_first = 0;
+    for round in 0..6 {
+        let (client, server) = tcp_pair().await;
+        // Both ends know their peer is local: the client from `connect`, the server from `accept`.
+        let (writer, reader) = if round % 2 == 0 {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        if first_to_run_after_a_local_write(writer, reader).await == "reader" {
+            reader_first += 1;
+        }
+    }
+    assert!(
+        reader_first >= 4,
+        "the reader ran first in {reader_first} of 6 rounds"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Shutdown
 // ---------------------------------------------------------------------------------------------
 

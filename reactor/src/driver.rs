@@ -199,24 +199,29 @@ impl Reactor {
                     inner.unpark_pending.swap(false, Ordering::AcqRel);
                     continue;
                 }
-                let (index, generation) = token::unpack(event.token());
-                let Some(io) = registrations.slab.get(index) else {
-                    continue;
-                };
-                if io.generation() != generation {
-                    continue; // a stale event for the slot's previous occupant
-                }
                 let ready = Ready::from_mio(event);
-                if ready.is_empty() {
-                    continue; // nothing we track (e.g. priority data we did not ask for)
-                }
-                if io.set_readiness(ready, &mut self.wake_buf) > 0 {
+                if registrations.apply(event.token(), ready, &mut self.wake_buf) {
                     woken += 1;
                 }
             }
         }
         wake_all(&mut self.wake_buf);
         Ok(woken)
+    }
+}
+
+impl Registrations {
+    /// Applies an event to the registration `token` names; true if it woke a waiting task.
+    /// Events for a slot since freed or reused, and readiness we do not track, are ignored.
+    fn apply(&self, token: Token, ready: Ready, wakers: &mut Vec<Waker>) -> bool {
+        let (index, generation) = token::unpack(token);
+        let Some(io) = self.slab.get(index) else {
+            return false;
+        };
+        if io.generation() != generation || ready.is_empty() {
+            return false; // the slot's previous occupant, or e.g. priority data not asked for
+        }
+        io.set_readiness(ready, wakers) > 0
     }
 }
 
@@ -272,6 +277,103 @@ impl Handle {
                 panic!("the nursery reactor could not be woken: {e}");
             }
         }
+    }
+
+    /// Collects the I/O events that are ready right now and wakes the tasks they concern,
+    /// from any thread, without waiting for the thread that turns the [`Reactor`] (which may
+    /// be blocked in it at the same time). Returns how many registrations had a waiting task
+    /// woken.
+    ///
+    /// The net types call it right after a write to a peer on this machine (a loopback TCP
+    /// connection, a Unix stream): if the peer is one of this reactor's sockets, its reader is
+    /// woken on the writer's thread (for a runtime worker, onto that worker, where the bytes
+    /// are). It takes at most 16 events; the rest wait for the next turn.
+    ///
+    /// Like [`Reactor::turn`], it wakes every ready waiter and then resumes the first waker's
+    /// panic, if one panicked.
+    ///
+    /// On Linux (and Android) this is a zero-timeout `epoll_wait` on the reactor's epoll
+    /// instance, which the kernel lets several threads wait on at once. Elsewhere it does
+    /// nothing and returns 0: events wait for the reactor's next turn, as they would anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::task::{Context, Poll, Wake, Waker};
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// struct CountWakes(AtomicUsize);
+    /// impl Wake for CountWakes {
+    ///     fn wake(self: Arc<Self>) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// }
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+    /// let waker = Waker::from(wakes.clone());
+    /// let mut cx = Context::from_waker(&waker);
+    /// // A new registration counts as ready until a read says otherwise.
+    /// assert!(reg.poll_read_ready(&mut cx).is_ready());
+    /// assert!(std::io::Read::read(&mut a, &mut [0; 8]).is_err()); // WouldBlock
+    /// reg.clear_read_ready();
+    /// assert!(reg.poll_read_ready(&mut cx).is_pending()); // waits for readable
+    ///
+    /// b.write_all(b"hi")?;
+    /// let handle = reactor.handle();
+    /// let collected = std::thread::spawn(move || handle.poll_now()).join().unwrap();
+    /// if cfg!(any(target_os = "linux", target_os = "android")) {
+    ///     assert_eq!(collected, 1); // collected on another thread, no turn needed
+    ///     assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    ///     assert!(matches!(reg.poll_read_ready(&mut cx), Poll::Ready(Ok(()))));
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poll_now(&self) -> usize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use std::os::fd::AsRawFd;
+            let inner = &*self.inner;
+            let mut wakers = Vec::new();
+            let mut woken = 0;
+            let mut took_unpark = false;
+            let mut registrations = None;
+            let polled = crate::epoll_now::poll_now(inner.registry.as_raw_fd(), |token, ready| {
+                let token = Token(token);
+                if token == token::WAKER {
+                    took_unpark = true;
+                    return;
+                }
+                let registrations = registrations.get_or_insert_with(|| inner.registrations.lock());
+                if registrations.apply(token, ready, &mut wakers) {
+                    woken += 1;
+                }
+            });
+            drop(registrations);
+            if took_unpark {
+                // That wake-up was meant for the turn (perhaps blocked right now, or the
+                // next one): give it a new one. `unpark_pending` stays set, as the turn that
+                // sees this event clears it.
+                if let Err(e) = inner.waker.wake() {
+                    panic!("the nursery reactor could not be woken: {e}");
+                }
+            }
+            if let Err(e) = polled {
+                // Only EBADF/EINVAL are possible (a bug, not a condition): say so, and leave
+                // the events to the turn, which reports the same error.
+                eprintln!("nursery: collecting ready I/O failed: {e}");
+            }
+            wake_all(&mut wakers);
+            woken
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        0
     }
 
     /// Shuts the reactor down: every registration's pending and future polls

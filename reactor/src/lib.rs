@@ -63,12 +63,15 @@
 //! [`shutdown`]: Handle::shutdown
 
 #![deny(missing_docs, missing_debug_implementations)]
-// The one exception, `net/tcp_inq.rs`, allows it for two system calls std and mio lack.
+// The exceptions, `net/tcp_inq.rs` and `epoll_now.rs`, allow it for system calls std and mio lack.
 #![deny(unsafe_code)]
 
 mod context;
 mod driver;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll_now;
 mod error;
+mod local_peer;
 pub mod net;
 mod poll_evented;
 mod ready;

@@ -8,12 +8,16 @@ use mio::event::Source;
 use mio::Interest;
 
 use crate::driver::Handle;
+use crate::local_peer;
 use crate::registration::Registration;
 
 /// A mio source registered (readable and writable) with a reactor; deregistered on drop.
 pub(crate) struct PollEvented<S: Source> {
     source: S,
     registration: Registration,
+    /// The peer is on this machine: a write may make a socket of this process readable at
+    /// once, so its reader is woken right after (see `local_peer.rs`).
+    local_peer: bool,
 }
 
 impl<S: Source> PollEvented<S> {
@@ -32,7 +36,14 @@ impl<S: Source> PollEvented<S> {
         Ok(PollEvented {
             source,
             registration,
+            local_peer: false,
         })
+    }
+
+    /// Marks the source's peer as being on this machine (a loopback TCP peer, a Unix
+    /// stream's), or not.
+    pub(crate) fn set_local_peer(&mut self, local: bool) {
+        self.local_peer = local;
     }
 
     /// The source.
@@ -70,8 +81,11 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.registration
-            .poll_write_io(cx, || (&self.source).write(buf))
+        let written = self
+            .registration
+            .poll_write_io(cx, || (&self.source).write(buf));
+        self.after_write(&written);
+        written
     }
 
     /// Vectored write once the source is writable.
@@ -80,8 +94,18 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.registration
-            .poll_write_io(cx, || (&self.source).write_vectored(bufs))
+        let written = self
+            .registration
+            .poll_write_io(cx, || (&self.source).write_vectored(bufs));
+        self.after_write(&written);
+        written
+    }
+
+    /// After a write that sent bytes to a peer on this machine: wake its reader if it is ours.
+    fn after_write(&self, written: &Poll<io::Result<usize>>) {
+        if self.local_peer && matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            local_peer::wake_readers_after_write(self.handle());
+        }
     }
 }
 

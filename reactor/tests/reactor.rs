@@ -184,6 +184,81 @@ fn an_unpark_before_the_turn_ends_the_next_turn_at_once_and_only_that_one() {
 }
 
 #[test]
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn poll_now_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_turn() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (mut a, mut peer) = mio::net::UnixStream::pair().unwrap();
+    let registration = Registration::new(&mut a, Interest::READABLE, &handle).unwrap();
+    drain(&registration, &mut a);
+    let flag = Flag::new();
+    assert!(poll_read_ready(&registration, &flag.waker()).is_pending());
+
+    // A turn blocked in epoll_wait for up to a minute, as a parked worker's is.
+    let (turned_tx, turned_rx) = mpsc::channel();
+    let turner = thread::spawn(move || {
+        let woken = reactor.turn(Some(Duration::from_secs(60))).unwrap();
+        turned_tx.send(woken).unwrap();
+        reactor
+    });
+    peer.write_all(b"x").unwrap();
+    // Whoever takes the event wakes the reader exactly once: this poll_now or the blocked turn.
+    let collected = handle.poll_now();
+    handle.unpark();
+    let turned = turned_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let _reactor = turner.join().unwrap();
+    assert_eq!(collected + turned, 1, "one event, one wake");
+    assert_eq!(flag.wakes(), 1);
+    assert!(poll_read_ready(&registration, &flag.waker()).is_ready());
+}
+
+#[test]
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn an_unpark_that_poll_now_collects_still_ends_the_next_turn() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    handle.unpark();
+    // Takes the waker's event, meant for the turn: it must hand the turn a new one.
+    assert_eq!(handle.poll_now(), 0);
+    let start = Instant::now();
+    reactor.turn(Some(Duration::from_secs(60))).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "poll_now swallowed the unpark"
+    );
+}
+
+#[test]
+fn poll_now_passes_on_a_panicking_wakers_panic_after_waking_the_others() {
+    struct PanicOnWake;
+    impl Wake for PanicOnWake {
+        fn wake(self: Arc<Self>) {
+            panic!("this waker panics");
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (mut a, mut a_peer) = mio::net::UnixStream::pair().unwrap();
+    let (mut b, mut b_peer) = mio::net::UnixStream::pair().unwrap();
+    let panicking = Registration::new(&mut a, Interest::READABLE, &handle).unwrap();
+    let counted = Registration::new(&mut b, Interest::READABLE, &handle).unwrap();
+    drain(&panicking, &mut a);
+    drain(&counted, &mut b);
+    let flag = Flag::new();
+    assert!(poll_read_ready(&panicking, &Waker::from(Arc::new(PanicOnWake))).is_pending());
+    assert!(poll_read_ready(&counted, &flag.waker()).is_pending());
+    a_peer.write_all(b"x").unwrap();
+    b_peer.write_all(b"x").unwrap();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| handle.poll_now()));
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        assert!(result.is_err(), "the waker's panic is passed on");
+        assert_eq!(flag.wakes(), 1, "the other reader was woken all the same");
+    } else {
+        assert_eq!(result.unwrap(), 0, "no concurrent poll elsewhere");
+    }
+}
+
+#[test]
 fn shutdown_wakes_a_pending_read_and_accept_with_an_error() {
     let driver = Driver::start();
     let handle = driver.handle().clone();

@@ -191,7 +191,7 @@ impl TcpListener {
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) = ready!(accept::poll_accept(&self.io, cx))?;
-        Poll::Ready(TcpStream::from_accepted(stream, self.io.handle()).map(|s| (s, peer)))
+        Poll::Ready(TcpStream::from_accepted(stream, &peer, self.io.handle()).map(|s| (s, peer)))
     }
 
     /// A stream of incoming connections (without their addresses); it never ends.

@@ -12,6 +12,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::driver::Handle;
 use crate::error;
+use crate::local_peer;
 use crate::net::addr;
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
@@ -109,9 +110,9 @@ impl TcpStream {
     async fn connect_addr(addr: SocketAddr, handle: &Handle) -> io::Result<TcpStream> {
         let socket = mio::net::TcpStream::connect(addr)?;
         tcp_inq::enable(&socket);
-        let stream = TcpStream {
-            io: PollEvented::with_handle(socket, handle)?,
-        };
+        let mut io = PollEvented::with_handle(socket, handle)?;
+        io.set_local_peer(local_peer::is_loopback(&addr));
+        let stream = TcpStream { io };
         poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
         Ok(stream)
     }
@@ -154,20 +155,24 @@ impl TcpStream {
         stream.set_nonblocking(true)?;
         let stream = mio::net::TcpStream::from_std(stream);
         tcp_inq::enable(&stream);
-        Ok(TcpStream {
-            io: PollEvented::new(stream)?,
-        })
+        let local = stream
+            .peer_addr()
+            .is_ok_and(|peer| local_peer::is_loopback(&peer));
+        let mut io = PollEvented::new(stream)?;
+        io.set_local_peer(local);
+        Ok(TcpStream { io })
     }
 
     /// A stream the listener registered with `handle` has just accepted.
     pub(crate) fn from_accepted(
         stream: mio::net::TcpStream,
+        peer: &SocketAddr,
         handle: &Handle,
     ) -> io::Result<TcpStream> {
         tcp_inq::enable(&stream);
-        Ok(TcpStream {
-            io: PollEvented::with_handle(stream, handle)?,
-        })
+        let mut io = PollEvented::with_handle(stream, handle)?;
+        io.set_local_peer(local_peer::is_loopback(peer));
+        Ok(TcpStream { io })
     }
 
     /// The address of the remote peer.

@@ -88,9 +88,7 @@ impl UnixStream {
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let handle = Handle::current();
         let socket = mio::net::UnixStream::connect(path)?;
-        let stream = UnixStream {
-            io: PollEvented::with_handle(socket, &handle)?,
-        };
+        let stream = UnixStream::from_registered(PollEvented::with_handle(socket, &handle)?);
         poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
         Ok(stream)
     }
@@ -165,9 +163,8 @@ impl UnixStream {
     #[track_caller]
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
-        Ok(UnixStream {
-            io: PollEvented::new(mio::net::UnixStream::from_std(stream))?,
-        })
+        let io = PollEvented::new(mio::net::UnixStream::from_std(stream))?;
+        Ok(UnixStream::from_registered(io))
     }
 
     /// A connected stream registered with `handle`.
@@ -175,9 +172,14 @@ impl UnixStream {
         stream: mio::net::UnixStream,
         handle: &Handle,
     ) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            io: PollEvented::with_handle(stream, handle)?,
-        })
+        let io = PollEvented::with_handle(stream, handle)?;
+        Ok(UnixStream::from_registered(io))
+    }
+
+    /// Wraps a registered socket. Its peer is on this machine, whoever it is.
+    fn from_registered(mut io: PollEvented<mio::net::UnixStream>) -> UnixStream {
+        io.set_local_peer(true);
+        UnixStream { io }
     }
 
     /// The address of the remote peer.
