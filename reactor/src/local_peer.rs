@@ -9,22 +9,86 @@
 //! slower than one). So after such a write the net types collect what is ready right now
 //! ([`Handle::poll_now`]), which wakes the reader from inside the writing task, like a channel
 //! send. A write to a remote peer collects nothing: nothing there can be ready yet, and the
-//! extra `epoll_wait` would be pure cost.
+//! extra `epoll_wait` would be pure cost; nor, mostly, does a write to a local peer that
+//! keeps turning out not to be ours (see [`LocalPeer`]).
 
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use crate::driver::Handle;
 
-/// After bytes went to a peer on this machine: wake whichever of our readers they reached.
+/// Looks that found no reader in a row before a stream looks after one write in
+/// [`BACKOFF_PERIOD`] only.
+const MISSES_BEFORE_BACKOFF: u32 = 8;
+/// See [`MISSES_BEFORE_BACKOFF`].
+const BACKOFF_PERIOD: u32 = 16;
+
+/// The local-peer state of one stream: how often looking after a write found a reader.
+///
+/// A local peer is often not ours (another process, or a thread reading it with blocking
+/// calls); then each look is an `epoll_wait` that finds nothing. After eight such looks in a
+/// row the stream looks after one write in sixteen only, and after every write again as soon
+/// as a look wakes someone. (Concurrent writers through split halves may race on the count;
+/// it only steers how often to look.)
+#[derive(Debug, Default)]
+pub(crate) struct LocalPeer {
+    misses: AtomicU32,
+}
+
+impl LocalPeer {
+    /// After bytes went to the peer: wake whichever of our readers they reached, if it is
+    /// time to look.
+    pub(crate) fn after_write(&self, handle: &Handle) {
+        if self.should_look() {
+            self.record(wake_readers(handle) > 0);
+        }
+    }
+
+    /// Whether to look after this write (counting it while backing off).
+    fn should_look(&self) -> bool {
+        let misses = self.misses.load(Relaxed);
+        if misses < MISSES_BEFORE_BACKOFF {
+            return true;
+        }
+        // Backing off: `misses` counts on from MISSES_BEFORE_BACKOFF, one per write.
+        let writes_since_last_look = misses - MISSES_BEFORE_BACKOFF + 1;
+        if writes_since_last_look == BACKOFF_PERIOD {
+            self.misses.store(MISSES_BEFORE_BACKOFF, Relaxed);
+            true
+        } else {
+            self.misses.store(misses + 1, Relaxed);
+            false
+        }
+    }
+
+    /// What a look found.
+    fn record(&self, woke_someone: bool) {
+        let misses = self.misses.load(Relaxed);
+        let next = if woke_someone {
+            0
+        } else if misses < MISSES_BEFORE_BACKOFF {
+            misses + 1
+        } else {
+            misses // a periodic look while backing off: the period starts again
+        };
+        self.misses.store(next, Relaxed);
+    }
+}
+
+/// Collects what is ready now and wakes the readers, returning how many were woken.
 ///
 /// A waker that panics is reported and its panic not passed on: it belongs to whoever waits
 /// on the peer, not to the task that wrote.
-pub(crate) fn wake_readers_after_write(handle: &Handle) {
-    if panic::catch_unwind(AssertUnwindSafe(|| handle.poll_now())).is_err() {
-        eprintln!(
-            "nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"
-        );
+fn wake_readers(handle: &Handle) -> usize {
+    match panic::catch_unwind(AssertUnwindSafe(|| handle.poll_now())) {
+        Ok(woken) => woken,
+        Err(_) => {
+            eprintln!(
+                "nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"
+            );
+            1
+        }
     }
 }
 
@@ -39,6 +103,41 @@ pub(crate) fn is_loopback(addr: &SocketAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Which of `writes` writes look, when each look finds a reader iff `finds(look number)`.
+    fn looks(peer: &LocalPeer, writes: usize, finds: impl Fn(usize) -> bool) -> Vec<usize> {
+        let mut looked = Vec::new();
+        for write in 0..writes {
+            if peer.should_look() {
+                peer.record(finds(looked.len()));
+                looked.push(write);
+            }
+        }
+        looked
+    }
+
+    #[test]
+    fn every_write_looks_while_looking_finds_readers() {
+        let peer = LocalPeer::default();
+        // Seven misses in a row, then a find, over and over: never eight misses in a row.
+        let looked = looks(&peer, 100, |look| look % 8 == 7);
+        assert_eq!(looked, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn after_eight_fruitless_looks_one_write_in_sixteen_looks() {
+        let peer = LocalPeer::default();
+        let looked = looks(&peer, 8 + 16 * 3, |_| false);
+        assert_eq!(looked, [0, 1, 2, 3, 4, 5, 6, 7, 23, 39, 55]);
+    }
+
+    #[test]
+    fn a_look_that_finds_a_reader_ends_the_backoff() {
+        let peer = LocalPeer::default();
+        // Eight misses, then the first periodic look (write 23) finds a reader.
+        let looked = looks(&peer, 30, |look| look == 8);
+        assert_eq!(looked, [0, 1, 2, 3, 4, 5, 6, 7, 23, 24, 25, 26, 27, 28, 29]);
+    }
 
     #[test]
     fn loopback_addresses_are_local_and_others_are_not() {

@@ -15,9 +15,9 @@ use crate::registration::Registration;
 pub(crate) struct PollEvented<S: Source> {
     source: S,
     registration: Registration,
-    /// The peer is on this machine: a write may make a socket of this process readable at
-    /// once, so its reader is woken right after (see `local_peer.rs`).
-    local_peer: bool,
+    /// Set when the peer is on this machine: a write may make a socket of this process
+    /// readable at once, so its reader is looked for right after (see `local_peer.rs`).
+    local_peer: Option<local_peer::LocalPeer>,
 }
 
 impl<S: Source> PollEvented<S> {
@@ -36,14 +36,14 @@ impl<S: Source> PollEvented<S> {
         Ok(PollEvented {
             source,
             registration,
-            local_peer: false,
+            local_peer: None,
         })
     }
 
     /// Marks the source's peer as being on this machine (a loopback TCP peer, a Unix
     /// stream's), or not.
     pub(crate) fn set_local_peer(&mut self, local: bool) {
-        self.local_peer = local;
+        self.local_peer = local.then(local_peer::LocalPeer::default);
     }
 
     /// The source.
@@ -103,8 +103,10 @@ where
 
     /// After a write that sent bytes to a peer on this machine: wake its reader if it is ours.
     fn after_write(&self, written: &Poll<io::Result<usize>>) {
-        if self.local_peer && matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
-            local_peer::wake_readers_after_write(self.handle());
+        if let Some(peer) = &self.local_peer {
+            if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+                peer.after_write(self.handle());
+            }
         }
     }
 }
