@@ -732,6 +732,29 @@ async fn a_write_over_loopback_tcp_runs_its_reader_next_on_the_writers_worker() 
     );
 }
 
+#[nursery::test(worker_threads = 1)]
+async fn a_foreign_waker_that_panics_when_a_write_wakes_it_does_not_fail_the_writer() {
+    struct PanicOnWake;
+    impl std::task::Wake for PanicOnWake {
+        fn wake(self: Arc<Self>) {
+            panic!("a foreign waker panics");
+        }
+    }
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    // b's read waits with a waker from outside the runtime, one that panics.
+    let waker = std::task::Waker::from(Arc::new(PanicOnWake));
+    let mut byte = [0u8; 1];
+    let mut read = b.read_exact(&mut byte);
+    let polled = Pin::new(&mut read).poll(&mut Context::from_waker(&waker));
+    assert!(polled.is_pending());
+    // The look after this write takes b's event and wakes that waker: its panic is reported,
+    // and the write still succeeds.
+    a.write_all(b"x").await.unwrap();
+    drop(read);
+    b.read_exact(&mut byte).await.unwrap();
+    assert_eq!(&byte, b"x");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shutdown
 // ---------------------------------------------------------------------------------------------

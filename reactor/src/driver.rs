@@ -25,6 +25,10 @@ use crate::token;
 /// How many events one `turn` takes from the OS at most (the rest wait for the next turn).
 const EVENTS_CAPACITY: usize = 1024;
 
+/// How many events [`Handle::wake_one_ready`] takes at most looking for a waiting task.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MAX_EVENTS_PER_WAKE_ONE: usize = 4;
+
 /// The I/O driver: owns the `mio::Poll` and dispatches readiness to wakers.
 ///
 /// A `Reactor` is driven by one thread at a time (it is `Send` but not
@@ -279,101 +283,61 @@ impl Handle {
         }
     }
 
-    /// Collects the I/O events that are ready right now and wakes the tasks they concern,
-    /// from any thread, without waiting for the thread that turns the [`Reactor`] (which may
-    /// be blocked in it at the same time). Returns how many registrations had a waiting task
-    /// woken.
+    /// Collects ready I/O events, oldest first, until one wakes a waiting task (at most
+    /// four), from any thread, without waiting for the thread that turns the [`Reactor`]
+    /// (which may be blocked in it at the same time). Returns whether a task was woken.
     ///
     /// The net types call it right after a write to a peer on this machine (a loopback TCP
     /// connection, a Unix stream): if the peer is one of this reactor's sockets, its reader is
     /// woken on the writer's thread (for a runtime worker, onto that worker, where the bytes
-    /// are). It takes at most 16 events; the rest wait for the next turn.
+    /// are). The event of that write is among the oldest not yet taken, behind at most a few
+    /// that wake nobody (a new socket's first "writable"); a younger one, from another
+    /// thread's write a moment later, stays for that thread (see `epoll_oldest.rs`).
     ///
-    /// Like [`Reactor::turn`], it wakes every ready waiter and then resumes the first waker's
-    /// panic, if one panicked.
+    /// Like [`Reactor::turn`], it resumes a panic of the waker it woke.
     ///
-    /// On Linux (and Android) this is a zero-timeout `epoll_wait` on the reactor's epoll
-    /// instance, which the kernel lets several threads wait on at once. Elsewhere it does
-    /// nothing and returns 0: events wait for the reactor's next turn, as they would anyway.
+    /// On Linux (and Android) each event is a zero-timeout `epoll_wait` for one event on the
+    /// reactor's epoll instance, which the kernel lets several threads wait on at once.
+    /// Elsewhere it does nothing and returns `false`: events wait for the reactor's next turn,
+    /// as they would anyway.
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io::Write;
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// use std::task::{Context, Poll, Wake, Waker};
-    /// use mio::Interest;
-    /// use nursery_reactor::{Reactor, Registration};
-    ///
-    /// struct CountWakes(AtomicUsize);
-    /// impl Wake for CountWakes {
-    ///     fn wake(self: Arc<Self>) {
-    ///         self.0.fetch_add(1, Ordering::SeqCst);
-    ///     }
-    /// }
-    ///
-    /// let reactor = Reactor::new()?;
-    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
-    /// let reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
-    /// let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
-    /// let waker = Waker::from(wakes.clone());
-    /// let mut cx = Context::from_waker(&waker);
-    /// // A new registration counts as ready until a read says otherwise.
-    /// assert!(reg.poll_read_ready(&mut cx).is_ready());
-    /// assert!(std::io::Read::read(&mut a, &mut [0; 8]).is_err()); // WouldBlock
-    /// reg.clear_read_ready();
-    /// assert!(reg.poll_read_ready(&mut cx).is_pending()); // waits for readable
-    ///
-    /// b.write_all(b"hi")?;
-    /// let handle = reactor.handle();
-    /// let collected = std::thread::spawn(move || handle.poll_now()).join().unwrap();
-    /// if cfg!(any(target_os = "linux", target_os = "android")) {
-    ///     assert_eq!(collected, 1); // collected on another thread, no turn needed
-    ///     assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
-    ///     assert!(matches!(reg.poll_read_ready(&mut cx), Poll::Ready(Ok(()))));
-    /// }
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn poll_now(&self) -> usize {
+    pub fn wake_one_ready(&self) -> bool {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             use std::os::fd::AsRawFd;
             let inner = &*self.inner;
-            let mut wakers = Vec::new();
-            let mut woken = 0;
-            let mut took_unpark = false;
-            let mut registrations = None;
-            let polled = crate::epoll_now::poll_now(inner.registry.as_raw_fd(), |token, ready| {
-                let token = Token(token);
+            for _ in 0..MAX_EVENTS_PER_WAKE_ONE {
+                let (token, ready) =
+                    match crate::epoll_oldest::oldest_ready(inner.registry.as_raw_fd()) {
+                        Ok(Some((token, ready))) => (Token(token), ready),
+                        Ok(None) => return false,
+                        Err(e) => {
+                            // Only EBADF/EINVAL are possible (a bug, not a condition): say so,
+                            // and leave the events to the turn, which reports the same error.
+                            eprintln!("nursery: collecting ready I/O failed: {e}");
+                            return false;
+                        }
+                    };
                 if token == token::WAKER {
-                    took_unpark = true;
-                    return;
+                    // That wake-up was meant for the turn (perhaps blocked right now, or the
+                    // next one): give it a new one, and stop here, or the next wait would take
+                    // that one too. `unpark_pending` stays set: the turn that sees it clears it.
+                    if let Err(e) = inner.waker.wake() {
+                        panic!("the nursery reactor could not be woken: {e}");
+                    }
+                    return false;
                 }
-                let registrations = registrations.get_or_insert_with(|| inner.registrations.lock());
-                if registrations.apply(token, ready, &mut wakers) {
-                    woken += 1;
-                }
-            });
-            drop(registrations);
-            if took_unpark {
-                // That wake-up was meant for the turn (perhaps blocked right now, or the
-                // next one): give it a new one. `unpark_pending` stays set, as the turn that
-                // sees this event clears it.
-                if let Err(e) = inner.waker.wake() {
-                    panic!("the nursery reactor could not be woken: {e}");
+                let mut wakers = Vec::new();
+                let woke = inner.registrations.lock().apply(token, ready, &mut wakers);
+                wake_all(&mut wakers);
+                if woke {
+                    return true;
                 }
             }
-            if let Err(e) = polled {
-                // Only EBADF/EINVAL are possible (a bug, not a condition): say so, and leave
-                // the events to the turn, which reports the same error.
-                eprintln!("nursery: collecting ready I/O failed: {e}");
-            }
-            wake_all(&mut wakers);
-            woken
+            false
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        0
+        false
     }
 
     /// Shuts the reactor down: every registration's pending and future polls

@@ -6,9 +6,10 @@
 //! cache, the way a task woken through a channel does. Left to the reactor's next turn
 //! (usually another worker's), every message of such a conversation crosses cores: for a
 //! loopback echo on two workers that doubled the CPU time of the exchange (two workers were
-//! slower than one). So after such a write the net types collect what is ready right now
-//! ([`Handle::poll_now`]), which wakes the reader from inside the writing task, like a channel
-//! send. A write to a remote peer collects nothing: nothing there can be ready yet, and the
+//! slower than one). So after such a write the net types collect ready events, oldest first,
+//! until one wakes a task ([`Handle::wake_one_ready`]): the write's own event is the oldest
+//! that wakes someone, and its reader is woken from inside the writing task, like a channel
+//! receiver. A write to a remote peer collects nothing: nothing there can be ready yet, and the
 //! extra `epoll_wait` would be pure cost; nor, mostly, does a write to a local peer that
 //! keeps turning out not to be ours (see [`LocalPeer`]).
 
@@ -41,7 +42,7 @@ impl LocalPeer {
     /// time to look.
     pub(crate) fn after_write(&self, handle: &Handle) {
         if self.should_look() {
-            self.record(wake_readers(handle) > 0);
+            self.record(wake_reader(handle));
         }
     }
 
@@ -76,18 +77,18 @@ impl LocalPeer {
     }
 }
 
-/// Collects what is ready now and wakes the readers, returning how many were woken.
+/// Collects the oldest ready event and wakes its reader, returning whether one was woken.
 ///
 /// A waker that panics is reported and its panic not passed on: it belongs to whoever waits
 /// on the peer, not to the task that wrote.
-fn wake_readers(handle: &Handle) -> usize {
-    match panic::catch_unwind(AssertUnwindSafe(|| handle.poll_now())) {
-        Ok(woken) => woken,
+fn wake_reader(handle: &Handle) -> bool {
+    match panic::catch_unwind(AssertUnwindSafe(|| handle.wake_one_ready())) {
+        Ok(woke) => woke,
         Err(_) => {
             eprintln!(
                 "nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"
             );
-            1
+            true
         }
     }
 }

@@ -183,14 +183,22 @@ fn an_unpark_before_the_turn_ends_the_next_turn_at_once_and_only_that_one() {
     );
 }
 
+/// A registration on one end of a fresh socket pair, drained so that its next read waits.
+fn waiting_pair(
+    handle: &nursery_reactor::Handle,
+) -> (Registration, mio::net::UnixStream, mio::net::UnixStream) {
+    let (mut end, peer) = mio::net::UnixStream::pair().unwrap();
+    let registration = Registration::new(&mut end, Interest::READABLE, handle).unwrap();
+    drain(&registration, &mut end);
+    (registration, end, peer)
+}
+
 #[test]
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn poll_now_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_turn() {
+fn wake_one_ready_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_turn() {
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let (mut a, mut peer) = mio::net::UnixStream::pair().unwrap();
-    let registration = Registration::new(&mut a, Interest::READABLE, &handle).unwrap();
-    drain(&registration, &mut a);
+    let (registration, _end, mut peer) = waiting_pair(&handle);
     let flag = Flag::new();
     assert!(poll_read_ready(&registration, &flag.waker()).is_pending());
 
@@ -202,8 +210,8 @@ fn poll_now_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_turn() {
         reactor
     });
     peer.write_all(b"x").unwrap();
-    // Whoever takes the event wakes the reader exactly once: this poll_now or the blocked turn.
-    let collected = handle.poll_now();
+    // Whoever takes the event wakes the reader exactly once: this wake_one_ready or the blocked turn.
+    let collected = usize::from(handle.wake_one_ready());
     handle.unpark();
     let turned = turned_rx.recv_timeout(Duration::from_secs(30)).unwrap();
     let _reactor = turner.join().unwrap();
@@ -214,22 +222,47 @@ fn poll_now_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_turn() {
 
 #[test]
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn an_unpark_that_poll_now_collects_still_ends_the_next_turn() {
+fn wake_one_ready_takes_the_oldest_ready_event_and_leaves_the_younger_for_the_next_call() {
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (older, _older_end, mut older_peer) = waiting_pair(&handle);
+    let (younger, _younger_end, mut younger_peer) = waiting_pair(&handle);
+    let (older_flag, younger_flag) = (Flag::new(), Flag::new());
+    assert!(poll_read_ready(&older, &older_flag.waker()).is_pending());
+    assert!(poll_read_ready(&younger, &younger_flag.waker()).is_pending());
+
+    older_peer.write_all(b"x").unwrap();
+    younger_peer.write_all(b"x").unwrap();
+    assert!(handle.wake_one_ready());
+    assert_eq!(
+        (older_flag.wakes(), younger_flag.wakes()),
+        (1, 0),
+        "the older event first"
+    );
+    assert!(handle.wake_one_ready());
+    assert_eq!((older_flag.wakes(), younger_flag.wakes()), (1, 1));
+    assert!(!handle.wake_one_ready(), "nothing left");
+}
+
+#[test]
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn an_unpark_that_wake_one_ready_collects_still_ends_the_next_turn() {
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
     handle.unpark();
     // Takes the waker's event, meant for the turn: it must hand the turn a new one.
-    assert_eq!(handle.poll_now(), 0);
+    assert!(!handle.wake_one_ready());
     let start = Instant::now();
     reactor.turn(Some(Duration::from_secs(60))).unwrap();
     assert!(
         start.elapsed() < Duration::from_secs(30),
-        "poll_now swallowed the unpark"
+        "wake_one_ready swallowed the unpark"
     );
 }
 
 #[test]
-fn poll_now_passes_on_a_panicking_wakers_panic_after_waking_the_others() {
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn wake_one_ready_passes_on_the_panic_of_the_waker_it_woke() {
     struct PanicOnWake;
     impl Wake for PanicOnWake {
         fn wake(self: Arc<Self>) {
@@ -238,24 +271,13 @@ fn poll_now_passes_on_a_panicking_wakers_panic_after_waking_the_others() {
     }
     let reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let (mut a, mut a_peer) = mio::net::UnixStream::pair().unwrap();
-    let (mut b, mut b_peer) = mio::net::UnixStream::pair().unwrap();
-    let panicking = Registration::new(&mut a, Interest::READABLE, &handle).unwrap();
-    let counted = Registration::new(&mut b, Interest::READABLE, &handle).unwrap();
-    drain(&panicking, &mut a);
-    drain(&counted, &mut b);
-    let flag = Flag::new();
-    assert!(poll_read_ready(&panicking, &Waker::from(Arc::new(PanicOnWake))).is_pending());
-    assert!(poll_read_ready(&counted, &flag.waker()).is_pending());
-    a_peer.write_all(b"x").unwrap();
-    b_peer.write_all(b"x").unwrap();
-    let result = panic::catch_unwind(AssertUnwindSafe(|| handle.poll_now()));
-    if cfg!(any(target_os = "linux", target_os = "android")) {
-        assert!(result.is_err(), "the waker's panic is passed on");
-        assert_eq!(flag.wakes(), 1, "the other reader was woken all the same");
-    } else {
-        assert_eq!(result.unwrap(), 0, "no concurrent poll elsewhere");
-    }
+    let (registration, _end, mut peer) = waiting_pair(&handle);
+    let waker = Waker::from(Arc::new(PanicOnWake));
+    assert!(poll_read_ready(&registration, &waker).is_pending());
+    peer.write_all(b"x").unwrap();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| handle.wake_one_ready()));
+    assert!(result.is_err(), "the waker's panic is passed on");
+    assert!(!handle.wake_one_ready(), "and its event was consumed");
 }
 
 #[test]
