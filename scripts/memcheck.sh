@@ -2,8 +2,9 @@
 # valgrind memcheck over a representative subset of the integration tests (R6: nothing of the
 # runtime remains after `Runtime` drop; no invalid access anywhere).
 #
-#   scripts/memcheck.sh                 # the default subset below, and the scheduler's unit
-#                                       # tests and tests/cell_recycling.rs
+#   scripts/memcheck.sh                 # the default subset below, the scheduler's unit tests
+#                                       # and tests/cell_recycling.rs, the reactor's unit tests
+#                                       # and its reactor, tcp and unix tests
 #   scripts/memcheck.sh cancel scope    # named test binaries (tests/<name>.rs)
 #
 # Builds the tests in release mode (the workspace's release profile keeps debug info, so
@@ -66,6 +67,16 @@ if [ "$#" -eq 0 ]; then
         exit 2
     fi
     bins="$bins $sched"
+    # And the reactor's: its two unsafe modules (TCP_INQ reads, the one-event epoll_wait) and
+    # the registrations they touch.
+    echo "== building: cargo test --release -p nursery-reactor --lib --test reactor --test tcp --test unix --no-run"
+    reactor=$(cargo test --release -p nursery-reactor --lib --test reactor --test tcp --test unix \
+        --no-run --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
+    if [ -z "$reactor" ]; then
+        echo "memcheck: the reactor's tests did not build; run the cargo command above" >&2
+        exit 2
+    fi
+    bins="$bins $reactor"
 fi
 
 logdir="$CARGO_TARGET_DIR/memcheck"
