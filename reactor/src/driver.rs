@@ -301,6 +301,45 @@ impl Handle {
     /// Elsewhere it does nothing and returns `false`: events wait for the reactor's next turn,
     /// as they would anyway.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::task::{Context, Poll, Wake, Waker};
+    /// use mio::Interest;
+    /// use nursery_reactor::{Reactor, Registration};
+    ///
+    /// struct CountWakes(AtomicUsize);
+    /// impl Wake for CountWakes {
+    ///     fn wake(self: Arc<Self>) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// }
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
+    /// let reg = Registration::new(&mut a, Interest::READABLE, &reactor.handle())?;
+    /// let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+    /// let waker = Waker::from(wakes.clone());
+    /// let mut cx = Context::from_waker(&waker);
+    /// // A new registration counts as ready until a read says otherwise.
+    /// assert!(reg.poll_read_ready(&mut cx).is_ready());
+    /// assert!(std::io::Read::read(&mut a, &mut [0; 8]).is_err()); // WouldBlock
+    /// reg.clear_read_ready();
+    /// assert!(reg.poll_read_ready(&mut cx).is_pending()); // waits for readable
+    ///
+    /// b.write_all(b"hi")?;
+    /// let handle = reactor.handle();
+    /// let woke = std::thread::spawn(move || handle.wake_one_ready()).join().unwrap();
+    /// if cfg!(any(target_os = "linux", target_os = "android")) {
+    ///     assert!(woke); // collected on another thread, no turn needed
+    ///     assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    ///     assert!(matches!(reg.poll_read_ready(&mut cx), Poll::Ready(Ok(()))));
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wake_one_ready(&self) -> bool {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {

@@ -77,7 +77,7 @@ impl LocalPeer {
     }
 }
 
-/// Collects the oldest ready event and wakes its reader, returning whether one was woken.
+/// Collects ready events, oldest first, until one wakes a reader; returns whether one did.
 ///
 /// A waker that panics is reported and its panic not passed on: it belongs to whoever waits
 /// on the peer, not to the task that wrote.
