@@ -25,7 +25,8 @@ use crate::token;
 /// How many events one `turn` takes from the OS at most (the rest wait for the next turn).
 const EVENTS_CAPACITY: usize = 1024;
 
-/// How many events [`Handle::wake_one_ready`] takes at most looking for a waiting task.
+/// How many registrations' events [`Handle::wake_one_ready`] takes at most looking for a
+/// waiting task.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const MAX_EVENTS_PER_WAKE_ONE: usize = 4;
 
@@ -345,35 +346,44 @@ impl Handle {
         {
             use std::os::fd::AsRawFd;
             let inner = &*self.inner;
-            for _ in 0..MAX_EVENTS_PER_WAKE_ONE {
+            let mut took_unpark = false;
+            let mut woke = false;
+            let mut wakers = Vec::new();
+            let mut events = 0;
+            while events < MAX_EVENTS_PER_WAKE_ONE {
                 let (token, ready) =
                     match crate::epoll_oldest::oldest_ready(inner.registry.as_raw_fd()) {
                         Ok(Some((token, ready))) => (Token(token), ready),
-                        Ok(None) => return false,
+                        Ok(None) => break,
                         Err(e) => {
                             // Only EBADF/EINVAL are possible (a bug, not a condition): say so,
                             // and leave the events to the turn, which reports the same error.
                             eprintln!("nursery: collecting ready I/O failed: {e}");
-                            return false;
+                            break;
                         }
                     };
                 if token == token::WAKER {
-                    // That wake-up was meant for the turn (perhaps blocked right now, or the
-                    // next one): give it a new one, and stop here, or the next wait would take
-                    // that one too. `unpark_pending` stays set: the turn that sees it clears it.
-                    if let Err(e) = inner.waker.wake() {
-                        panic!("the nursery reactor could not be woken: {e}");
-                    }
-                    return false;
+                    took_unpark = true; // at most once: it is re-armed only below
+                    continue;
                 }
-                let mut wakers = Vec::new();
-                let woke = inner.registrations.lock().apply(token, ready, &mut wakers);
-                wake_all(&mut wakers);
+                events += 1;
+                woke = inner.registrations.lock().apply(token, ready, &mut wakers);
                 if woke {
-                    return true;
+                    break;
                 }
             }
-            false
+            if took_unpark {
+                // That wake-up was meant for the turn (perhaps blocked right now, or the next
+                // one): give it a new one, now that this look will not take it again.
+                // `unpark_pending` stays set: the turn that sees the event clears it.
+                if let Err(e) = inner.waker.wake() {
+                    panic!("the nursery reactor could not be woken: {e}");
+                }
+            }
+            // Woken last, after the re-arm: a waker's panic, passed on from here, must not
+            // cost the turn its wake-up.
+            wake_all(&mut wakers);
+            woke
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         false

@@ -262,6 +262,29 @@ fn an_unpark_that_wake_one_ready_collects_still_ends_the_next_turn() {
 
 #[test]
 #[cfg(any(target_os = "linux", target_os = "android"))]
+fn an_unpark_ahead_of_a_writes_event_neither_hides_it_nor_is_lost() {
+    let mut reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let (registration, _end, mut peer) = waiting_pair(&handle);
+    let flag = Flag::new();
+    assert!(poll_read_ready(&registration, &flag.waker()).is_pending());
+    handle.unpark(); // the waker's event is now the oldest
+    peer.write_all(b"x").unwrap();
+    assert!(
+        handle.wake_one_ready(),
+        "the write's event behind the unpark was taken"
+    );
+    assert_eq!(flag.wakes(), 1);
+    let start = Instant::now();
+    reactor.turn(Some(Duration::from_secs(60))).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the unpark was lost"
+    );
+}
+
+#[test]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn wake_one_ready_passes_on_the_panic_of_the_waker_it_woke() {
     struct PanicOnWake;
     impl Wake for PanicOnWake {
