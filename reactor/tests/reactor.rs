@@ -37,6 +37,14 @@ fn drain(registration: &Registration, source: &mut mio::net::UnixStream) {
     registration.clear_read_ready();
 }
 
+/// Turns `reactor` with an hour's timeout and asserts that the turn ended at once (an unpark
+/// was pending), with `what` as the failure message.
+fn assert_next_turn_ends_at_once(reactor: &mut Reactor, what: &str) {
+    let start = Instant::now();
+    reactor.turn(Some(Duration::from_secs(3600))).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+}
+
 #[test]
 fn a_new_registration_is_tried_without_waiting_for_a_turn() {
     let reactor = Reactor::new().unwrap();
@@ -168,12 +176,7 @@ fn an_unpark_before_the_turn_ends_the_next_turn_at_once_and_only_that_one() {
     let handle = reactor.handle();
     handle.unpark();
     handle.unpark();
-    let start = Instant::now();
-    reactor.turn(Some(Duration::from_secs(60))).unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "the pending unpark was lost"
-    );
+    assert_next_turn_ends_at_once(&mut reactor, "the pending unpark was lost");
     // Both unparks were consumed by that turn: the next one waits its timeout.
     let start = Instant::now();
     reactor.turn(Some(Duration::from_millis(50))).unwrap();
@@ -183,14 +186,27 @@ fn an_unpark_before_the_turn_ends_the_next_turn_at_once_and_only_that_one() {
     );
 }
 
-/// A registration on one end of a fresh socket pair, drained so that its next read waits.
-fn waiting_pair(
-    handle: &nursery_reactor::Handle,
-) -> (Registration, mio::net::UnixStream, mio::net::UnixStream) {
+/// A read waiting on one end of a fresh socket pair: its registration (drained, then polled
+/// with `flag`'s waker, so `flag` counts its wakes) and the peer that can write to it.
+struct WaitingRead {
+    registration: Registration,
+    flag: Arc<Flag>,
+    peer: mio::net::UnixStream,
+    _end: mio::net::UnixStream,
+}
+
+fn waiting_read(handle: &nursery_reactor::Handle) -> WaitingRead {
     let (mut end, peer) = mio::net::UnixStream::pair().unwrap();
     let registration = Registration::new(&mut end, Interest::READABLE, handle).unwrap();
     drain(&registration, &mut end);
-    (registration, end, peer)
+    let flag = Flag::new();
+    assert!(poll_read_ready(&registration, &flag.waker()).is_pending());
+    WaitingRead {
+        registration,
+        flag,
+        peer,
+        _end: end,
+    }
 }
 
 #[test]
@@ -198,9 +214,7 @@ fn waiting_pair(
 fn wake_one_ready_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_turn() {
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let (registration, _end, mut peer) = waiting_pair(&handle);
-    let flag = Flag::new();
-    assert!(poll_read_ready(&registration, &flag.waker()).is_pending());
+    let mut read = waiting_read(&handle);
 
     // A turn blocked in epoll_wait for up to a minute, as a parked worker's is.
     let (turned_tx, turned_rx) = mpsc::channel();
@@ -209,15 +223,15 @@ fn wake_one_ready_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_tu
         turned_tx.send(woken).unwrap();
         reactor
     });
-    peer.write_all(b"x").unwrap();
+    read.peer.write_all(b"x").unwrap();
     // Whoever takes the event wakes the reader exactly once: this wake_one_ready or the blocked turn.
     let collected = usize::from(handle.wake_one_ready());
     handle.unpark();
     let turned = turned_rx.recv_timeout(Duration::from_secs(30)).unwrap();
     let _reactor = turner.join().unwrap();
     assert_eq!(collected + turned, 1, "one event, one wake");
-    assert_eq!(flag.wakes(), 1);
-    assert!(poll_read_ready(&registration, &flag.waker()).is_ready());
+    assert_eq!(read.flag.wakes(), 1);
+    assert!(poll_read_ready(&read.registration, &read.flag.waker()).is_ready());
 }
 
 #[test]
@@ -225,22 +239,18 @@ fn wake_one_ready_wakes_a_ready_reader_while_another_thread_is_blocked_in_the_tu
 fn wake_one_ready_takes_the_oldest_ready_event_and_leaves_the_younger_for_the_next_call() {
     let reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let (older, _older_end, mut older_peer) = waiting_pair(&handle);
-    let (younger, _younger_end, mut younger_peer) = waiting_pair(&handle);
-    let (older_flag, younger_flag) = (Flag::new(), Flag::new());
-    assert!(poll_read_ready(&older, &older_flag.waker()).is_pending());
-    assert!(poll_read_ready(&younger, &younger_flag.waker()).is_pending());
-
-    older_peer.write_all(b"x").unwrap();
-    younger_peer.write_all(b"x").unwrap();
+    let mut older = waiting_read(&handle);
+    let mut younger = waiting_read(&handle);
+    older.peer.write_all(b"x").unwrap();
+    younger.peer.write_all(b"x").unwrap();
     assert!(handle.wake_one_ready());
     assert_eq!(
-        (older_flag.wakes(), younger_flag.wakes()),
+        (older.flag.wakes(), younger.flag.wakes()),
         (1, 0),
         "the older event first"
     );
     assert!(handle.wake_one_ready());
-    assert_eq!((older_flag.wakes(), younger_flag.wakes()), (1, 1));
+    assert_eq!((older.flag.wakes(), younger.flag.wakes()), (1, 1));
     assert!(!handle.wake_one_ready(), "nothing left");
 }
 
@@ -252,12 +262,7 @@ fn an_unpark_that_wake_one_ready_collects_still_ends_the_next_turn() {
     handle.unpark();
     // Takes the waker's event, meant for the turn: it must hand the turn a new one.
     assert!(!handle.wake_one_ready());
-    let start = Instant::now();
-    reactor.turn(Some(Duration::from_secs(60))).unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "wake_one_ready swallowed the unpark"
-    );
+    assert_next_turn_ends_at_once(&mut reactor, "wake_one_ready swallowed the unpark");
 }
 
 #[test]
@@ -265,22 +270,15 @@ fn an_unpark_that_wake_one_ready_collects_still_ends_the_next_turn() {
 fn an_unpark_ahead_of_a_writes_event_neither_hides_it_nor_is_lost() {
     let mut reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let (registration, _end, mut peer) = waiting_pair(&handle);
-    let flag = Flag::new();
-    assert!(poll_read_ready(&registration, &flag.waker()).is_pending());
+    let mut read = waiting_read(&handle);
     handle.unpark(); // the waker's event is now the oldest
-    peer.write_all(b"x").unwrap();
+    read.peer.write_all(b"x").unwrap();
     assert!(
         handle.wake_one_ready(),
         "the write's event behind the unpark was taken"
     );
-    assert_eq!(flag.wakes(), 1);
-    let start = Instant::now();
-    reactor.turn(Some(Duration::from_secs(60))).unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "the unpark was lost"
-    );
+    assert_eq!(read.flag.wakes(), 1);
+    assert_next_turn_ends_at_once(&mut reactor, "the unpark was lost");
 }
 
 #[test]
@@ -294,10 +292,11 @@ fn wake_one_ready_passes_on_the_panic_of_the_waker_it_woke() {
     }
     let reactor = Reactor::new().unwrap();
     let handle = reactor.handle();
-    let (registration, _end, mut peer) = waiting_pair(&handle);
+    let mut read = waiting_read(&handle);
+    // The read now waits with a waker that panics.
     let waker = Waker::from(Arc::new(PanicOnWake));
-    assert!(poll_read_ready(&registration, &waker).is_pending());
-    peer.write_all(b"x").unwrap();
+    assert!(poll_read_ready(&read.registration, &waker).is_pending());
+    read.peer.write_all(b"x").unwrap();
     let result = panic::catch_unwind(AssertUnwindSafe(|| handle.wake_one_ready()));
     assert!(result.is_err(), "the waker's panic is passed on");
     assert!(!handle.wake_one_ready(), "and its event was consumed");
