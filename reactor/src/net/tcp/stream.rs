@@ -109,10 +109,8 @@ impl TcpStream {
 
     async fn connect_addr(addr: SocketAddr, handle: &Handle) -> io::Result<TcpStream> {
         let socket = mio::net::TcpStream::connect(addr)?;
-        tcp_inq::enable(&socket);
-        let mut io = PollEvented::with_handle(socket, handle)?;
-        io.set_local_peer(local_peer::is_loopback(&addr));
-        let stream = TcpStream { io };
+        let io = PollEvented::with_handle(socket, handle)?;
+        let stream = TcpStream::from_registered(io, local_peer::is_loopback(&addr));
         poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
         Ok(stream)
     }
@@ -153,14 +151,11 @@ impl TcpStream {
     #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        let stream = mio::net::TcpStream::from_std(stream);
-        tcp_inq::enable(&stream);
-        let local = stream
+        let loopback_peer = stream
             .peer_addr()
             .is_ok_and(|peer| local_peer::is_loopback(&peer));
-        let mut io = PollEvented::new(stream)?;
-        io.set_local_peer(local);
-        Ok(TcpStream { io })
+        let io = PollEvented::new(mio::net::TcpStream::from_std(stream))?;
+        Ok(TcpStream::from_registered(io, loopback_peer))
     }
 
     /// A stream the listener registered with `handle` has just accepted.
@@ -169,10 +164,19 @@ impl TcpStream {
         peer: &SocketAddr,
         handle: &Handle,
     ) -> io::Result<TcpStream> {
-        tcp_inq::enable(&stream);
-        let mut io = PollEvented::with_handle(stream, handle)?;
-        io.set_local_peer(local_peer::is_loopback(peer));
-        Ok(TcpStream { io })
+        let io = PollEvented::with_handle(stream, handle)?;
+        Ok(TcpStream::from_registered(
+            io,
+            local_peer::is_loopback(peer),
+        ))
+    }
+
+    /// Wraps a registered socket: reads learn when they empty it (`TCP_INQ`), and writes to a
+    /// peer on loopback look for its reader.
+    fn from_registered(mut io: PollEvented<mio::net::TcpStream>, loopback_peer: bool) -> TcpStream {
+        tcp_inq::enable(io.source());
+        io.set_local_peer(loopback_peer);
+        TcpStream { io }
     }
 
     /// The address of the remote peer.
