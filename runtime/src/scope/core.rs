@@ -107,8 +107,22 @@ impl<M: MakeBody> ScopeCore<M> {
             handle,
             control: self.control.clone(),
         };
+        // Made inside the scope: a `nursery::spawn` in the closure itself belongs to it too.
+        let body = {
+            let _inside = nursery_scheduler::context::enter(group.node());
+            unopened.make_body.make(scope)
+        };
         self.group = Some(group);
-        self.body = Some(unopened.make_body.make(scope));
+        self.body = Some(body);
+    }
+
+    /// Drops the body inside the scope, so that whatever its destructors spawn belongs to the
+    /// scope (born cancelled once the scope is) and not to the enclosing task.
+    fn drop_body(&mut self) {
+        if let (Some(group), Some(_)) = (&self.group, &self.body) {
+            let _inside = nursery_scheduler::context::enter(group.node());
+            self.body = None;
+        }
     }
 
     /// The group's id, once opened.
@@ -159,16 +173,23 @@ impl<M: MakeBody> ScopeCore<M> {
             // that lands in between still wakes us.
             let _ = group.poll_complete(cx);
             if group.has_failed() || this.control.is_aborted() || this.deadline_hit {
-                this.body = None;
+                this.drop_body();
                 this.group().abandon();
             } else {
+                // While the body is polled the scope is the current nursery (rule R1): every
+                // `nursery::spawn` from the body, or from a helper it calls, is the scope's
+                // child, so the scope's deadline, cancel, shutdown and failures reach it and
+                // the scope waits for it.
+                let inside = nursery_scheduler::context::enter(group.node());
                 // SAFETY: see above; the body stays in place until dropped.
                 let body = unsafe { Pin::new_unchecked(this.body.as_mut().expect("checked")) };
-                match body.poll(cx) {
+                let polled = body.poll(cx);
+                drop(inside);
+                match polled {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(output) => {
                         this.output = Some(output);
-                        this.body = None;
+                        this.drop_body();
                         this.group().close();
                     }
                 }
@@ -196,5 +217,13 @@ impl<M: MakeBody> ScopeCore<M> {
         self.group
             .as_ref()
             .expect("the scope is opened at its first poll")
+    }
+}
+
+impl<M: MakeBody> Drop for ScopeCore<M> {
+    fn drop(&mut self) {
+        // A scope future dropped early (a `timeout`, a `select`): its body goes inside the
+        // scope, before the group (a later field) is dropped and cancels the children.
+        self.drop_body();
     }
 }
