@@ -28,10 +28,10 @@ fn a_spawned_task_is_a_child_of_the_task_that_spawned_it() {
                 child.await.unwrap();
             });
         let child_id = ids_rx.await.unwrap();
-        let mut seen = Vec::new();
-        handle.root().walk(|_, info| seen.push(info.clone()));
+        let seen = handle.task_tree().nodes;
         let child = seen
             .iter()
+            .map(|(_, n)| n)
             .find(|n| n.id == child_id)
             .expect("child in tree");
         assert_eq!(
@@ -57,16 +57,22 @@ fn tasks_spawned_from_outside_any_task_belong_to_the_root() {
     // An unnamed task joins its parent's list when it first waits (just after this signal), and
     // is counted as "starting" until then.
     started_rx.recv().unwrap();
-    let parent = support::eventually(Duration::from_secs(10), || {
-        let mut parent = None;
-        rt.handle().root().walk(|_, info| {
-            if info.id == task.id() {
-                parent = Some(info.parent);
-            }
-        });
-        parent.ok_or_else(|| "the task never showed in the tree".to_owned())
+    let (parent, root) = support::eventually(Duration::from_secs(10), || {
+        let nodes = rt.handle().task_tree().nodes;
+        let root = nodes
+            .iter()
+            .find(|(_, n)| n.kind == "root")
+            .map(|(_, n)| n.id);
+        let parent = nodes
+            .iter()
+            .find(|(_, n)| n.id == task.id())
+            .map(|(_, n)| n.parent);
+        parent
+            .map(|p| (p, root))
+            .ok_or_else(|| "the task never showed in the tree".to_owned())
     });
-    assert_eq!(parent, Some(rt.handle().root().id()));
+    assert_eq!(parent, root);
+    assert!(root.is_some());
     release_tx.send(()).unwrap();
     rt.block_on(task).unwrap();
 }

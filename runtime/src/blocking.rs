@@ -149,9 +149,9 @@ where
     let (sender, receiver) = oneshot::channel();
     let task = crate::spawn::spawn_with(WaitForJob { receiver }, SpawnMeta::here())
         .unwrap_or_else(|e| panic!("spawn_blocking: {e}"));
-    let hold = task
-        .node()
-        .hold()
+    let hold = handle
+        .scheduler()
+        .hold(task.node())
         .expect("a task that was just spawned has not completed");
     let runtime = handle.clone();
     let job: Job = Box::new(move || run_job(runtime, hold, f, sender));

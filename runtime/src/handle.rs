@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use nursery_scheduler::{Group, JoinHandle, NodeRef, Scheduler, SpawnError, SpawnMeta};
+use nursery_scheduler::{Group, JoinError, JoinHandle, NodeRef, Scheduler, SpawnError, SpawnMeta};
 
 use crate::driver::Driver;
 
@@ -136,25 +136,31 @@ impl Handle {
         crate::block_on::block_on(self, future)
     }
 
-    /// The runtime's root node, for walking the task tree.
+    /// Calls `handler` for the failure of every task that is a child of the runtime's root
+    /// (spawned with [`Handle::spawn`] from outside any task): the root keeps such a failure in
+    /// the task's `JoinHandle` instead of passing it on, and this is where to log it when the
+    /// handle was dropped.
     ///
     /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
     /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-    /// // A named task is in the tree from its spawn on (an unnamed one from when it first
-    /// // waits; until then its parent counts it in `starting_children`).
-    /// let task = nursery_runtime::task::Builder::new()
-    ///     .name("listener")
-    ///     .spawn_on(rt.handle(), std::future::pending::<()>());
-    /// let mut top_level = Vec::new();
-    /// rt.handle().root().walk(|depth, node| {
-    ///     if depth == 1 {
-    ///         top_level.push(node.name.clone());
-    ///     }
+    /// let failures = Arc::new(Mutex::new(Vec::new()));
+    /// let log = failures.clone();
+    /// rt.handle().on_task_failure(move |err| {
+    ///     log.lock().unwrap().push(err.panic_message().map(str::to_owned));
     /// });
-    /// assert_eq!(top_level, [Some("listener".to_owned())]);
-    /// task.cancel();
+    /// let task = rt.handle().spawn(async { panic!("lost connection") });
+    /// assert!(rt.block_on(task).unwrap_err().is_panic());
+    /// assert_eq!(*failures.lock().unwrap(), [Some("lost connection".to_owned())]);
     /// ```
-    pub fn root(&self) -> &NodeRef {
+    pub fn on_task_failure(&self, handler: impl Fn(&JoinError) + Send + Sync + 'static) {
+        self.inner.root.node().on_child_failure(handler);
+    }
+
+    /// The runtime's root node. Crate-private: cancelling it, or holding it, would break the
+    /// runtime for good; users see the tree through [`Handle::task_tree`].
+    pub(crate) fn root(&self) -> &NodeRef {
         self.inner.root.node()
     }
 

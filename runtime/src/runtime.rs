@@ -207,7 +207,7 @@ impl Runtime {
         }
         let inner = &self.handle.inner;
         // Shields protect from scopes, not from shutdown: every task goes.
-        inner.root.node().cancel_all();
+        self.handle.scheduler().cancel_all(inner.root.node());
         inner.root.close();
         let waker = ThreadWaker::new();
         let finished = match timeout {

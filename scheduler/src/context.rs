@@ -25,49 +25,9 @@ thread_local! {
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Restores the previous current node when dropped.
-///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-/// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-///
-/// ```
-/// # use std::sync::{Condvar, Mutex};
-/// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-/// # impl Parker {
-/// #     fn new(workers: usize) -> Parker {
-/// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-/// #     }
-/// # }
-/// # impl nursery_scheduler::Park for Parker {
-/// #     fn park(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         let mut notified = notified.lock().unwrap();
-/// #         while !*notified {
-/// #             notified = wake.wait(notified).unwrap();
-/// #         }
-/// #         *notified = false;
-/// #     }
-/// #     fn unpark(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         *notified.lock().unwrap() = true;
-/// #         wake.notify_one();
-/// #     }
-/// #     fn poll_events(&self, _index: usize) {}
-/// # }
-/// use nursery_scheduler::context::{enter, with_current_node};
-///
-/// let (scheduler, _runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-/// let outer = scheduler.new_root();
-/// let inner = scheduler.new_root();
-/// let _outer_guard = enter(outer.node());
-/// {
-///     let _inner_guard = enter(inner.node());
-///     assert!(with_current_node(|node| node == Some(inner.node())));
-/// }
-/// // The inner guard is gone: the outer node is current again.
-/// assert!(with_current_node(|node| node == Some(outer.node())));
-/// ```
-pub struct NodeGuard {
+/// Restores the previous current node when dropped (the worker's, around each poll: the
+/// worker keeps the node alive for the whole poll, so the pointer needs no count).
+pub(crate) struct NodeGuard {
     previous: Option<NonNull<Header>>,
 }
 
@@ -77,54 +37,71 @@ pub(crate) fn enter_node(ptr: NonNull<Header>) -> NodeGuard {
     }
 }
 
-/// Makes `node` the current node of this thread (what `nursery::spawn` attaches children to)
-/// until the guard is dropped. The caller must keep `node` alive meanwhile.
-///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-/// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-///
-/// ```
-/// # use std::sync::{Condvar, Mutex};
-/// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-/// # impl Parker {
-/// #     fn new(workers: usize) -> Parker {
-/// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-/// #     }
-/// # }
-/// # impl nursery_scheduler::Park for Parker {
-/// #     fn park(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         let mut notified = notified.lock().unwrap();
-/// #         while !*notified {
-/// #             notified = wake.wait(notified).unwrap();
-/// #         }
-/// #         *notified = false;
-/// #     }
-/// #     fn unpark(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         *notified.lock().unwrap() = true;
-/// #         wake.notify_one();
-/// #     }
-/// #     fn poll_events(&self, _index: usize) {}
-/// # }
-/// use nursery_scheduler::context::{enter, with_current_node};
-///
-/// let (scheduler, _runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-/// let root = scheduler.new_root();
-/// assert!(with_current_node(|node| node.is_none()));
-/// {
-///     let _guard = enter(root.node());
-///     assert!(with_current_node(|node| node == Some(root.node())));
-/// }
-/// assert!(with_current_node(|node| node.is_none()));
-/// ```
-pub fn enter(node: &NodeRef) -> NodeGuard {
-    enter_node(node.ptr())
-}
-
 impl Drop for NodeGuard {
     fn drop(&mut self) {
         CURRENT_NODE.with(|c| c.set(self.previous));
+    }
+}
+
+/// Keeps `node` the current node of this thread (what `nursery::spawn` attaches children to)
+/// until dropped; see [`enter`].
+///
+/// Sound whatever safe code does with it: the guard holds a counted reference, so the node
+/// outlives the guard (and, if the guard is leaked with `mem::forget`, stays alive while it may
+/// still be current). Guards must be dropped in the reverse order of their creation; one dropped
+/// out of turn leaks its node (which stays valid) and panics with a message saying so.
+#[must_use = "the node is current only until the guard is dropped"]
+pub struct EnterGuard {
+    node: NodeRef,
+    previous: Option<NonNull<Header>>,
+}
+
+/// Makes `node` the current node of this thread until the returned guard is dropped: how a
+/// runtime runs a group's body (a scope's, `block_on`'s) so that what it spawns becomes the
+/// group's child.
+///
+/// ```
+/// use nursery_scheduler::context::{enter, with_current_node};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(nursery_runtime::scope(|s| async move {
+///     let node = s.spawn(std::future::pending::<()>());
+///     {
+///         let _guard = enter(node.node());
+///         assert!(with_current_node(|current| current == Some(node.node())));
+///     }
+///     assert!(with_current_node(|current| current != Some(node.node())));
+///     node.cancel();
+/// }));
+/// ```
+pub fn enter(node: &NodeRef) -> EnterGuard {
+    let node = node.clone();
+    let previous = CURRENT_NODE.with(|c| c.replace(Some(node.ptr())));
+    EnterGuard { node, previous }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let ours = CURRENT_NODE.with(|c| {
+            let ours = c.get() == Some(self.node.ptr());
+            if ours {
+                // The previous node is alive: it is kept by the guard (or the worker's poll)
+                // that made it current, which, guards being dropped in order, is still there.
+                c.set(self.previous);
+            }
+            ours
+        });
+        if !ours {
+            // Dropped out of turn: the thread may still point at our node, so it must stay
+            // alive for good.
+            std::mem::forget(self.node.clone());
+            if !std::thread::panicking() {
+                panic!(
+                    "nursery_scheduler::context::EnterGuard dropped out of order: drop the \
+                     guards of `enter` in the reverse order of their creation"
+                );
+            }
+        }
     }
 }
 
@@ -146,9 +123,10 @@ pub fn with_current_node<R>(f: impl FnOnce(Option<&NodeRef>) -> R) -> R {
     match CURRENT_NODE.with(Cell::get) {
         None => f(None),
         Some(ptr) => {
-            // SAFETY: the current node is kept alive by whoever entered it (the worker's queue
-            // reference, or block_on's group) for as long as it is current; the borrowed
-            // reference is never dropped.
+            // SAFETY: the current node is kept alive for as long as it is current by whoever
+            // made it current: the worker's reference during a poll, or an `EnterGuard`'s
+            // counted reference (leaked with the guard, or when a guard is dropped out of
+            // turn); the borrowed reference is never dropped.
             let node = ManuallyDrop::new(unsafe { NodeRef::from_raw(ptr) });
             f(Some(&node))
         }

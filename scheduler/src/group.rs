@@ -75,9 +75,9 @@ pub struct Group {
 }
 
 impl Group {
-    pub(crate) fn root(id: u64) -> Group {
+    pub(crate) fn root(id: u64, tree: u32) -> Group {
         Group {
-            node: NodeRef::new_group(Kind::Root, None, Meta::new(id, None)),
+            node: NodeRef::new_group(Kind::Root, None, Meta::new(id, tree, None)),
             parent: None,
         }
     }

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     park: Box<dyn Park>,
     shutdown: AtomicBool,
     next_id: AtomicU64,
+    /// This scheduler's tree, unique in the process (`Meta::tree` of every node in it).
+    pub(crate) tree: u32,
     polls: Box<[PollSlot]>,
     /// Keeps the pool of recycled task cells while this scheduler lives.
     _cells: crate::task::recycle::PoolUser,
@@ -80,6 +82,13 @@ struct Local {
 
 thread_local! {
     static LOCAL: Cell<*const Local> = const { Cell::new(ptr::null()) };
+}
+
+/// A number for a new scheduler's tree (wraps after 2^32 schedulers; a node of a tree that
+/// old has long completed, so nothing can be spawned under it anyway).
+fn next_tree() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    NEXT.fetch_add(1, Relaxed)
 }
 
 impl Shared {
@@ -340,6 +349,7 @@ impl Scheduler {
             park: Box::new(park),
             shutdown: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            tree: next_tree(),
             polls: (0..workers).map(|_| PollSlot::default()).collect(),
             _cells: crate::task::recycle::PoolUser::register(),
         });
@@ -479,7 +489,7 @@ impl Scheduler {
     /// # scheduler.drain();
     /// ```
     pub fn new_root(&self) -> crate::Group {
-        crate::Group::root(self.shared.next_id())
+        crate::Group::root(self.shared.next_id(), self.shared.tree)
     }
 
     /// A new group under `parent` (a scope, or the body of `block_on`).
@@ -544,7 +554,49 @@ impl Scheduler {
         meta: Option<SpawnMeta>,
         what: &'static str,
     ) -> Result<crate::Group, SpawnError> {
+        if parent.header().meta.tree != self.shared.tree {
+            return Err(SpawnError::other_runtime());
+        }
         crate::Group::child(parent, supervised, self.shared.next_id(), meta, what)
+    }
+
+    /// Keeps `node` from completing until the returned guard is dropped, like an extra child
+    /// (work done outside the scheduler on its behalf, such as a blocking closure); `None` if
+    /// it has completed.
+    ///
+    /// # Panics
+    /// If `node` belongs to another scheduler's tree.
+    pub fn hold(&self, node: &NodeRef) -> Option<crate::Hold> {
+        self.check_tree(node, "hold");
+        node.hold()
+    }
+
+    /// Cancels `node` and its whole subtree, shielded descendants included (shutdown).
+    ///
+    /// # Panics
+    /// If `node` belongs to another scheduler's tree.
+    pub fn cancel_all(&self, node: &NodeRef) {
+        self.check_tree(node, "cancel_all");
+        node.cancel_all();
+    }
+
+    /// Wakes the owner of the group `node` (a scope future, `block_on`) so that it looks at its
+    /// state again: for code that changes what the owner waits on from outside the tree (a
+    /// shutdown request). A spurious wake is harmless.
+    ///
+    /// # Panics
+    /// If `node` belongs to another scheduler's tree.
+    pub fn wake_owner(&self, node: &NodeRef) {
+        self.check_tree(node, "wake_owner");
+        node.wake_owner();
+    }
+
+    fn check_tree(&self, node: &NodeRef, what: &str) {
+        assert!(
+            node.header().meta.tree == self.shared.tree,
+            "Scheduler::{what}: the node belongs to another scheduler's tree; call it on the \
+             scheduler that created the node"
+        );
     }
 
     /// Number of worker loops.

@@ -265,7 +265,7 @@ impl Scope {
             .checked_add(grace)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
         self.control.request_shutdown(hard_at);
-        self.node.wake_owner();
+        self.handle.scheduler().wake_owner(&self.node);
     }
 
     /// Completes once [`shutdown`](Scope::shutdown) has been called.

@@ -77,7 +77,7 @@ impl<E> Errors<E> {
         if first {
             scope.control.abort();
             scope.cancel();
-            scope.node.wake_owner();
+            scope.handle.scheduler().wake_owner(&scope.node);
         }
     }
 }

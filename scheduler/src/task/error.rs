@@ -271,12 +271,19 @@ pub struct SpawnError {
 enum SpawnErrorKind {
     Closed(&'static str),
     Full(usize),
+    OtherRuntime,
 }
 
 impl SpawnError {
     pub(crate) fn closed(what: &'static str) -> SpawnError {
         SpawnError {
             kind: SpawnErrorKind::Closed(what),
+        }
+    }
+
+    pub(crate) fn other_runtime() -> SpawnError {
+        SpawnError {
+            kind: SpawnErrorKind::OtherRuntime,
         }
     }
 
@@ -344,6 +351,11 @@ impl fmt::Display for SpawnError {
                 f,
                 "the scope already runs its limit of {limit} children: wait for a free slot \
                  with `spawn_wait(..).await`, or use `try_spawn` and handle the error"
+            ),
+            SpawnErrorKind::OtherRuntime => f.write_str(
+                "cannot spawn under a task or scope of another runtime: a task runs on the \
+                 workers of the runtime whose tree it is in; spawn through that runtime's \
+                 Handle or Scope instead",
             ),
         }
     }

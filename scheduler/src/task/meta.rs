@@ -71,10 +71,13 @@ pub(crate) struct Meta {
     /// When the node was created, on the coarse clock (`coarse_now`).
     pub(crate) born: Duration,
     pub(crate) shielded: bool,
+    /// Which scheduler's tree the node belongs to (`Shared::tree`): a parent from another
+    /// runtime is refused. Sits in what would be padding after `shielded`.
+    pub(crate) tree: u32,
 }
 
 impl Meta {
-    pub(crate) fn new(id: u64, spawn: Option<SpawnMeta>) -> Meta {
+    pub(crate) fn new(id: u64, tree: u32, spawn: Option<SpawnMeta>) -> Meta {
         let (name, location, shielded) = match spawn {
             Some(m) => (
                 m.name.map(String::into_boxed_str),
@@ -89,6 +92,7 @@ impl Meta {
             location,
             born: coarse_now(),
             shielded,
+            tree,
         }
     }
 

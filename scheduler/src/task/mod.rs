@@ -41,6 +41,9 @@ where
     F::Output: Send + 'static,
 {
     let parent_header = parent.header();
+    if parent_header.meta.tree != shared.tree {
+        return Err(SpawnError::other_runtime());
+    }
     if !tree::try_reserve_child(parent_header) {
         return Err(SpawnError::closed(what));
     }
@@ -59,7 +62,7 @@ where
                 vtable,
                 Some(parent.ptr()),
                 Some(NonNull::from(&**shared)),
-                Meta::new(shared.next_id(), Some(meta)),
+                Meta::new(shared.next_id(), shared.tree, Some(meta)),
             ),
             stage: crate::sync::UnsafeCell::new(Stage::Running(future)),
         })
@@ -86,13 +89,14 @@ pub(crate) fn new_group(
     what: &'static str,
 ) -> Result<NodeRef, SpawnError> {
     let parent_header = parent.header();
+    let tree = parent_header.meta.tree;
     if !tree::try_reserve_child(parent_header) {
         return Err(SpawnError::closed(what));
     }
     let group = NodeRef::new_group(
         Kind::Group { supervised },
         Some(parent.ptr()),
-        Meta::new(id, meta),
+        Meta::new(id, tree, meta),
     );
     tree::link_new_child(parent_header, group.ptr(), true);
     Ok(group)

@@ -93,64 +93,21 @@ impl NodeRef {
         super::tree::cancel_subtree(self, false);
     }
 
-    // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
-    #[doc(hidden)]
-    /// Cancels this node and its whole subtree, shielded descendants included (runtime shutdown).
-    ///
-    /// ```
-    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-    /// rt.block_on(nursery_runtime::scope(|s| async move {
-    ///     let shielded = s.spawn_shielded(std::future::pending::<()>());
-    ///     s.node().cancel_all();
-    ///     assert!(shielded.await.unwrap_err().is_cancelled());
-    /// }));
-    /// ```
-    pub fn cancel_all(&self) {
+    /// Cancels this node and its whole subtree, shielded descendants included (runtime
+    /// shutdown). Reached through [`Scheduler::cancel_all`](crate::Scheduler::cancel_all).
+    pub(crate) fn cancel_all(&self) {
         super::tree::cancel_subtree(self, true);
     }
 
-    // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
-    #[doc(hidden)]
     /// Keeps this node from completing until the returned guard is dropped, like an extra
-    /// child (work done outside the scheduler on its behalf, e.g. a blocking closure). `None` if
-    /// the node has already completed.
-    ///
-    /// ```
-    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-    /// rt.block_on(async {
-    ///     let task = nursery_runtime::spawn(std::future::pending::<()>());
-    ///     let hold = task.node().hold().expect("the task has not completed");
-    ///     task.cancel(); // its future goes, but the hold keeps the task from completing
-    ///     assert!(!task.is_finished());
-    ///     drop(hold); // e.g. the work done on its behalf is over
-    ///     assert!(task.await.unwrap_err().is_cancelled());
-    ///
-    ///     let done = nursery_runtime::spawn(async {});
-    ///     let node = done.node().clone();
-    ///     done.await.unwrap();
-    ///     assert!(node.hold().is_none()); // too late: it has completed
-    /// });
-    /// ```
-    pub fn hold(&self) -> Option<Hold> {
+    /// child; `None` if it has completed. Reached through [`Scheduler::hold`](crate::Scheduler::hold).
+    pub(crate) fn hold(&self) -> Option<Hold> {
         super::tree::try_reserve_child(self.header()).then(|| Hold { node: self.clone() })
     }
 
-    // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
-    #[doc(hidden)]
-    /// Wakes the owner of a group (a scope future, `block_on`) so it looks at its state again.
-    ///
-    /// For code that changes what the owner waits on from outside the tree (the runtime calls
-    /// it when a scope is asked to shut down). A spurious wake is harmless:
-    ///
-    /// ```
-    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-    /// let out = rt.block_on(nursery_runtime::scope(|s| async move {
-    ///     s.node().wake_owner(); // the scope future is polled again, finds nothing new
-    ///     "unchanged"
-    /// }));
-    /// assert_eq!(out, "unchanged");
-    /// ```
-    pub fn wake_owner(&self) {
+    /// Wakes the owner of a group so it looks at its state again (a spurious wake is harmless).
+    /// Reached through [`Scheduler::wake_owner`](crate::Scheduler::wake_owner).
+    pub(crate) fn wake_owner(&self) {
         super::tree::wake_waiter(self);
     }
 
@@ -163,12 +120,14 @@ impl NodeRef {
     /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
     /// let failures = Arc::new(Mutex::new(Vec::new()));
     /// let log = failures.clone();
-    /// // The root keeps its tasks' failures: log them all.
-    /// rt.handle().root().on_child_failure(move |err| {
-    ///     log.lock().unwrap().push(err.panic_message().map(str::to_owned));
-    /// });
-    /// let task = rt.handle().spawn(async { panic!("lost connection") });
-    /// assert!(rt.block_on(task).unwrap_err().is_panic());
+    /// rt.block_on(nursery_runtime::supervised(|s| async move {
+    ///     // A supervised scope keeps its children's failures: log them all.
+    ///     s.node().on_child_failure(move |err| {
+    ///         log.lock().unwrap().push(err.panic_message().map(str::to_owned));
+    ///     });
+    ///     let task = s.spawn(async { panic!("lost connection") });
+    ///     assert!(task.await.unwrap_err().is_panic());
+    /// }));
     /// assert_eq!(*failures.lock().unwrap(), [Some("lost connection".to_owned())]);
     /// ```
     pub fn on_child_failure(&self, handler: impl Fn(&super::JoinError) + Send + Sync + 'static) {
@@ -199,7 +158,6 @@ impl NodeRef {
     ///     task.node().clone() // block_on returns once the task is done
     /// });
     /// assert!(node.is_complete());
-    /// assert!(!rt.handle().root().is_complete()); // the root lives as long as the runtime
     /// ```
     pub fn is_complete(&self) -> bool {
         self.header().state.load().is_complete()
@@ -245,27 +203,10 @@ impl NodeRef {
     }
 }
 
-// Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
-#[doc(hidden)]
-/// Keeps a node from completing while it lives (see [`NodeRef::hold`]).
+/// Keeps a node from completing while it lives (from [`Scheduler::hold`](crate::Scheduler::hold)).
 ///
 /// What `spawn_blocking` uses: the closure runs outside the scheduler, and its task must not
 /// complete before the closure returns.
-///
-/// ```
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// rt.block_on(async {
-///     let task = nursery_runtime::spawn(std::future::pending::<()>());
-///     let hold = task.node().hold().unwrap();
-///     let helper = std::thread::spawn(move || {
-///         // Work on the task's behalf, on a plain thread...
-///         drop(hold); // ...and the task may complete.
-///     });
-///     task.cancel();
-///     assert!(task.await.unwrap_err().is_cancelled()); // only after the hold is dropped
-///     helper.join().unwrap();
-/// });
-/// ```
 #[must_use = "the hold is released as soon as it is dropped"]
 pub struct Hold {
     node: NodeRef,
@@ -273,17 +214,6 @@ pub struct Hold {
 
 impl Hold {
     /// The node being held open.
-    ///
-    /// ```
-    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-    /// rt.block_on(async {
-    ///     let task = nursery_runtime::spawn(std::future::pending::<()>());
-    ///     let hold = task.node().hold().unwrap();
-    ///     assert_eq!(hold.node(), task.node());
-    ///     task.cancel();
-    ///     drop(hold);
-    /// });
-    /// ```
     pub fn node(&self) -> &NodeRef {
         &self.node
     }
@@ -311,13 +241,8 @@ impl fmt::Debug for Hold {
 ///     let task = nursery_runtime::task::Builder::new()
 ///         .name("worker")
 ///         .spawn(std::future::pending::<()>());
-///     let mut found = None;
-///     nursery_runtime::Handle::current().root().walk(|_, node| {
-///         if node.id == task.id() {
-///             found = Some(node.clone());
-///         }
-///     });
-///     let node = found.unwrap();
+///     let tree = nursery_runtime::Handle::current().task_tree();
+///     let (_, node) = tree.nodes.iter().find(|(_, node)| node.id == task.id()).unwrap();
 ///     assert_eq!(node.name.as_deref(), Some("worker"));
 ///     assert_eq!(node.kind, "task");
 ///     assert_eq!(node.live_children, 0);
