@@ -139,3 +139,60 @@ fn handle_block_on_works_inside_a_blocking_job() {
     });
     assert_eq!(out, 9);
 }
+
+/// How many threads of this process are called `name` (Linux: at most 15 bytes).
+#[cfg(target_os = "linux")]
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn bursts_of_blocking_jobs_leave_no_thread_behind_once_the_runtime_is_dropped() {
+    const BURST: usize = 8;
+    let rt = nursery::Runtime::builder()
+        .worker_threads(1)
+        .thread_name("bursts") // pool threads: "bursts-blocking"
+        .max_blocking_threads(BURST)
+        .thread_keep_alive(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    for _ in 0..10 {
+        let barrier = Arc::new(Barrier::new(BURST));
+        rt.block_on(async {
+            let jobs: Vec<_> = (0..BURST)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    spawn_blocking(move || {
+                        barrier.wait(); // the pool grows to BURST threads
+                    })
+                })
+                .collect();
+            for job in jobs {
+                job.await.unwrap();
+            }
+        });
+        // Retiring threads exit: the process's threads follow the pool's live threads.
+        support::eventually(Duration::from_secs(10), || {
+            match (
+                rt.handle().blocking_threads(),
+                threads_named("bursts-blocking"),
+            ) {
+                (0, n) if n <= 1 => Ok(()),
+                (live, n) => Err(format!(
+                    "{live} live in the pool, {n} threads in the process"
+                )),
+            }
+        });
+    }
+    drop(rt);
+    assert_eq!(
+        threads_named("bursts-blocking"),
+        0,
+        "a blocking thread outlived its runtime"
+    );
+}

@@ -4,9 +4,16 @@
 //! a child task whose future waits for the closure's result; the job holds a pending slot on that
 //! task (`NodeRef::hold`), so the task — and therefore its parent — cannot complete before the
 //! closure has returned, even if the task is cancelled. A running closure cannot be interrupted.
+//!
+//! The pool keeps the `JoinHandle`s of its live threads only, so memory follows live threads
+//! however often the pool grows and shrinks. A retiring thread takes its own handle out and
+//! leaves it as the pool's one `retired` handle, joining the one it replaces (a thread that has
+//! already left the pool and only has to exit); shutdown joins the live threads and the last
+//! retiree, so no pool thread outlives the runtime.
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::io;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,7 +27,9 @@ use parking_lot::{Condvar, Mutex};
 use crate::handle::Handle;
 use crate::sync::oneshot;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A job runs when called with `Ok(())` on a pool thread; called with `Err(why)`, it fails its
+/// task with that reason instead (no thread could be started for it).
+type Job = Box<dyn FnOnce(Result<(), &io::Error>) + Send>;
 
 pub(crate) struct BlockingPool {
     state: Mutex<PoolState>,
@@ -28,15 +37,23 @@ pub(crate) struct BlockingPool {
     max_threads: usize,
     keep_alive: Duration,
     thread_name: String,
+    /// Makes every thread start fail, to test that path.
+    #[cfg(test)]
+    refuse_threads: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
 struct PoolState {
     queue: VecDeque<Job>,
+    /// Threads that will look at the queue again: running a job or idle.
     threads: usize,
     idle: usize,
     shutdown: bool,
-    handles: Vec<thread::JoinHandle<()>>,
+    /// The handles of the live threads, keyed by the key each thread was started with.
+    handles: slab::Slab<thread::JoinHandle<()>>,
+    /// The last thread that retired: it has left the pool and is exiting. Joined by the next
+    /// thread to retire, or at shutdown.
+    retired: Option<thread::JoinHandle<()>>,
 }
 
 impl BlockingPool {
@@ -51,46 +68,69 @@ impl BlockingPool {
             max_threads,
             keep_alive,
             thread_name,
+            #[cfg(test)]
+            refuse_threads: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    fn submit(self: &Arc<Self>, job: Job) -> std::io::Result<()> {
+    /// Queues `job`, starting a thread for it if none is idle and the bound allows. If no thread
+    /// can be started and none is left to get to the job, the job fails its task with the reason.
+    fn submit(self: &Arc<Self>, job: Job) {
         let mut state = self.state.lock();
-        state.queue.push_back(job);
         if state.idle > 0 {
+            state.queue.push_back(job);
             self.condvar.notify_one();
-        } else if state.threads < self.max_threads {
-            state.threads += 1;
-            let pool = self.clone();
-            let spawned = thread::Builder::new()
-                .name(format!("{}-blocking", self.thread_name))
-                .spawn(move || pool.run_thread());
-            match spawned {
-                Ok(handle) => state.handles.push(handle),
-                Err(e) => {
-                    state.threads -= 1;
-                    if state.threads == 0 {
-                        state.queue.pop_back();
-                        return Err(e);
-                    }
-                    // Other threads will get to the job.
-                }
+            return;
+        }
+        if state.threads >= self.max_threads {
+            state.queue.push_back(job); // a busy thread will get to it
+            return;
+        }
+        let entry = state.handles.vacant_entry();
+        let key = entry.key();
+        match self.start_thread(key) {
+            Ok(handle) => {
+                entry.insert(handle);
+                state.threads += 1;
+                state.queue.push_back(job);
+            }
+            // Busy threads will get to the job.
+            Err(_) if state.threads > 0 => state.queue.push_back(job),
+            Err(e) => {
+                drop(state);
+                job(Err(&e));
             }
         }
-        Ok(())
     }
 
-    fn run_thread(&self) {
+    fn start_thread(self: &Arc<Self>, key: usize) -> io::Result<thread::JoinHandle<()>> {
+        #[cfg(test)]
+        if self
+            .refuse_threads
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(io::Error::other("refused by the test"));
+        }
+        let pool = self.clone();
+        thread::Builder::new()
+            .name(format!("{}-blocking", self.thread_name))
+            .spawn(move || pool.run_thread(key))
+    }
+
+    /// The loop of a pool thread; `key` is its handle's key in `handles`.
+    fn run_thread(&self, key: usize) {
         let mut state = self.state.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
-                job();
+                job(Ok(()));
                 state = self.state.lock();
                 continue;
             }
             if state.shutdown {
-                break;
+                // Shutdown took every handle and joins this thread.
+                state.threads -= 1;
+                return;
             }
             state.idle += 1;
             let timed_out = self
@@ -103,17 +143,24 @@ impl BlockingPool {
             }
         }
         state.threads -= 1;
+        let mine = state.handles.try_remove(key);
+        let previous = std::mem::replace(&mut state.retired, mine);
+        drop(state);
+        if let Some(previous) = previous {
+            // It left the pool before this thread did: it only has to exit.
+            let _ = previous.join();
+        }
     }
 
     /// Joins every pool thread (at runtime shutdown, after every task is gone).
     pub(crate) fn shutdown(&self) {
-        let handles = {
+        let (live, retired) = {
             let mut state = self.state.lock();
             state.shutdown = true;
             self.condvar.notify_all();
-            std::mem::take(&mut state.handles)
+            (std::mem::take(&mut state.handles), state.retired.take())
         };
-        for handle in handles {
+        for handle in live.into_iter().map(|(_, h)| h).chain(retired) {
             let _ = handle.join();
         }
     }
@@ -122,6 +169,13 @@ impl BlockingPool {
     pub(crate) fn threads(&self) -> usize {
         self.state.lock().threads
     }
+
+    /// Thread handles the pool holds: the live threads' and the last retiree's.
+    #[cfg(test)]
+    fn held_handles(&self) -> usize {
+        let state = self.state.lock();
+        state.handles.len() + usize::from(state.retired.is_some())
+    }
 }
 
 /// Runs `f` on the blocking pool; the returned handle resolves to its result.
@@ -129,6 +183,8 @@ impl BlockingPool {
 /// The job is a child of the current task: the parent waits for it like for any child. It
 /// cannot be interrupted: cancelling its handle makes the handle resolve as cancelled, but only
 /// once the closure has returned. A panic in `f` is a panic of that task (see `nursery::spawn`).
+/// If the pool has to start a thread for the job and the OS refuses one while no pool thread is
+/// left to take the job, the task fails the same way, with a message that gives the reason.
 ///
 /// ```
 /// nursery_runtime::Runtime::new().unwrap().block_on(async {
@@ -154,10 +210,15 @@ where
         .hold(task.node())
         .expect("a task that was just spawned has not completed");
     let runtime = handle.clone();
-    let job: Job = Box::new(move || run_job(runtime, hold, f, sender));
-    if let Err(e) = handle.inner.blocking.submit(job) {
-        panic!("spawn_blocking: could not start a blocking thread: {e}");
-    }
+    let job: Job = Box::new(move |start| match start {
+        Ok(()) => run_job(runtime, hold, f, sender),
+        Err(e) => {
+            let why = format!("spawn_blocking: the blocking pool could not start a thread: {e}");
+            sender.send(Err(Box::new(why)));
+            drop(hold);
+        }
+    });
+    handle.inner.blocking.submit(job);
     task
 }
 
@@ -189,7 +250,112 @@ impl<T> Future for WaitForJob<T> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(value))) => Poll::Ready(value),
             Poll::Ready(Some(Err(panic))) => resume_unwind(panic),
-            Poll::Ready(None) => unreachable!("a blocking job always sends its result"),
+            // Only if the pool dropped a job it never ran, which it does not do.
+            Poll::Ready(None) => panic!("spawn_blocking: the job was dropped before it ran"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::sync::{mpsc, Arc, Barrier};
+    use std::time::{Duration, Instant};
+
+    use super::spawn_blocking;
+
+    fn runtime(max_threads: usize, keep_alive: Duration) -> crate::Runtime {
+        crate::Runtime::builder()
+            .worker_threads(1)
+            .max_blocking_threads(max_threads)
+            .thread_keep_alive(keep_alive)
+            .build()
+            .expect("runtime")
+    }
+
+    /// Waits (bounded) until every pool thread has retired.
+    fn until_all_retired(rt: &crate::Runtime) {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while rt.handle().blocking_threads() > 0 {
+            assert!(Instant::now() < give_up, "idle threads never retired");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_pool_holds_handles_of_live_threads_only_across_bursts() {
+        const BURST: usize = 8;
+        let rt = runtime(BURST, Duration::from_millis(5));
+        let pool = rt.handle().inner.blocking.clone();
+        for _ in 0..20 {
+            let barrier = Arc::new(Barrier::new(BURST));
+            rt.block_on(async {
+                let jobs: Vec<_> = (0..BURST)
+                    .map(|_| {
+                        let barrier = barrier.clone();
+                        // All wait for each other: the pool grows to BURST threads.
+                        spawn_blocking(move || {
+                            barrier.wait();
+                        })
+                    })
+                    .collect();
+                for job in jobs {
+                    job.await.unwrap();
+                }
+            });
+            assert!(pool.held_handles() <= BURST + 1, "{}", pool.held_handles());
+            until_all_retired(&rt);
+            // Only the last retiree's handle is left, to be joined by the next one or at shutdown.
+            assert!(
+                pool.held_handles() <= 1,
+                "retired threads are still held: {}",
+                pool.held_handles()
+            );
+        }
+    }
+
+    #[test]
+    fn a_job_no_thread_can_be_started_for_fails_its_task_with_the_reason() {
+        let rt = runtime(4, Duration::from_secs(10));
+        let pool = rt.handle().inner.blocking.clone();
+        pool.refuse_threads.store(true, SeqCst);
+        // Under the root, the failure stays in the task's handle.
+        let task = rt.handle().spawn(async { spawn_blocking(|| 5).await });
+        let err = rt.block_on(task).unwrap_err();
+        assert!(err.is_panic());
+        let message = err.panic_message().unwrap_or_default();
+        assert!(
+            message.contains("could not start a thread") && message.contains("refused by the test"),
+            "{message}"
+        );
+        // Once threads can start again, the pool works.
+        pool.refuse_threads.store(false, SeqCst);
+        assert_eq!(
+            rt.block_on(async { spawn_blocking(|| 5).await }).unwrap(),
+            5
+        );
+    }
+
+    #[test]
+    fn a_job_no_new_thread_can_be_started_for_waits_for_a_busy_one() {
+        let rt = runtime(4, Duration::from_secs(10));
+        let pool = rt.handle().inner.blocking.clone();
+        let out = rt.block_on(async {
+            let (release, released) = mpsc::channel::<()>();
+            let (started, has_started) = futures::channel::oneshot::channel::<()>();
+            let busy = spawn_blocking(move || {
+                let _ = started.send(());
+                released.recv().unwrap();
+            });
+            has_started.await.unwrap();
+            pool.refuse_threads.store(true, SeqCst);
+            let queued = spawn_blocking(|| 7);
+            pool.refuse_threads.store(false, SeqCst);
+            release.send(()).unwrap();
+            busy.await.unwrap();
+            queued.await
+        });
+        assert_eq!(out.unwrap(), 7, "the busy thread took the queued job");
+        assert_eq!(rt.handle().blocking_threads(), 1);
     }
 }

@@ -1,7 +1,7 @@
 //! The state a scope's handles share with its future: deadline, graceful shutdown, the
 //! concurrency limit, and the abort flag of `try_scope`.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::*};
@@ -26,8 +26,31 @@ struct ControlState {
     /// whose every connection waits for the signal holds memory for live connections only.
     shutdown_waiters: slab::Slab<Waker>,
     limit: Option<usize>,
+    /// Slots taken: by running children, and by waiters handed a slot they have not claimed yet.
     running: usize,
-    slot_waiters: VecDeque<Waker>,
+    /// Pending `spawn_wait`s by ticket, oldest first; one entry per waiting future, removed when
+    /// it is handed a slot or dropped. A waiter whose ticket is gone was handed a slot.
+    slot_waiters: BTreeMap<u64, Waker>,
+    next_ticket: u64,
+}
+
+impl ControlState {
+    /// Hands a free slot, if the limit leaves one, to the oldest waiter: the waiter to wake.
+    fn grant_free_slot(&mut self) -> Option<Waker> {
+        if self.limit.is_none_or(|limit| self.running >= limit) {
+            return None;
+        }
+        let (_, waker) = self.slot_waiters.pop_first()?;
+        self.running += 1;
+        Some(waker)
+    }
+
+    /// Frees one slot, handing it straight to the oldest waiter if the limit leaves room: the
+    /// waiter to wake.
+    fn release_slot(&mut self) -> Option<Waker> {
+        self.running -= 1;
+        self.grant_free_slot()
+    }
 }
 
 /// When the scope's children (and perhaps its body) are cancelled.
@@ -121,12 +144,12 @@ impl Control {
     }
 
     pub(crate) fn set_limit(&self, limit: usize) {
-        let waiters = {
+        let woken = {
             let mut state = self.state.lock();
             state.limit = Some(limit);
-            std::mem::take(&mut state.slot_waiters)
+            std::iter::from_fn(|| state.grant_free_slot()).collect::<Vec<_>>()
         };
-        for w in waiters {
+        for w in woken {
             nursery_scheduler::context::wake_guarded(w);
         }
     }
@@ -148,18 +171,97 @@ impl Control {
         }
     }
 
-    pub(crate) fn poll_acquire(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Option<Permit>> {
+    /// Polls for a slot; `ticket` is the caller's place among the waiters. Waiters are served
+    /// oldest first: a freed slot is handed to the oldest one (removing its ticket), so a
+    /// newcomer never takes a slot someone waits for.
+    pub(crate) fn poll_acquire(
+        self: &Arc<Self>,
+        ticket: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Permit>> {
         let mut state = self.state.lock();
+        if let Some(t) = *ticket {
+            return match state.slot_waiters.get_mut(&t) {
+                Some(waker) => {
+                    if !waker.will_wake(cx.waker()) {
+                        waker.clone_from(cx.waker());
+                    }
+                    Poll::Pending
+                }
+                None => {
+                    // Handed a slot by a release or a raised limit; `running` counts it.
+                    *ticket = None;
+                    Poll::Ready(Some(Permit(self.clone())))
+                }
+            };
+        }
         match state.limit {
             None => Poll::Ready(None),
+            // With waiters queued the slots are all taken (a freed one goes to a waiter).
             Some(limit) if state.running >= limit => {
-                state.slot_waiters.push_back(cx.waker().clone());
+                let t = state.next_ticket;
+                state.next_ticket += 1;
+                state.slot_waiters.insert(t, cx.waker().clone());
+                *ticket = Some(t);
                 Poll::Pending
             }
             Some(_) => {
                 state.running += 1;
                 Poll::Ready(Some(Permit(self.clone())))
             }
+        }
+    }
+
+    /// A waiting future went away: it leaves the queue, or, if it had been handed a slot, passes
+    /// the slot on to the next waiter.
+    fn forget_slot_waiter(&self, ticket: u64) {
+        let mut state = self.state.lock();
+        let (removed, woken) = match state.slot_waiters.remove(&ticket) {
+            Some(waker) => (Some(waker), None),
+            None => (None, state.release_slot()),
+        };
+        drop(state);
+        drop(removed);
+        if let Some(w) = woken {
+            nursery_scheduler::context::wake_guarded(w);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn slot_waiters(&self) -> usize {
+        self.state.lock().slot_waiters.len()
+    }
+}
+
+/// Waits for a slot under the scope's limit (`Scope::spawn_wait`): `None` when there is no
+/// limit. Dropping it before it completes gives up its place, or passes on a slot it was handed.
+pub(crate) struct Acquire {
+    control: Arc<Control>,
+    ticket: Option<u64>,
+}
+
+impl Acquire {
+    pub(crate) fn new(control: Arc<Control>) -> Acquire {
+        Acquire {
+            control,
+            ticket: None,
+        }
+    }
+}
+
+impl Future for Acquire {
+    type Output = Option<Permit>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Permit>> {
+        let this = &mut *self;
+        this.control.poll_acquire(&mut this.ticket, cx)
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.control.forget_slot_waiter(ticket);
         }
     }
 }
@@ -170,11 +272,7 @@ pub(crate) struct Permit(Arc<Control>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let waiter = {
-            let mut state = self.0.state.lock();
-            state.running -= 1;
-            state.slot_waiters.pop_front()
-        };
+        let waiter = self.0.state.lock().release_slot();
         if let Some(w) = waiter {
             nursery_scheduler::context::wake_guarded(w);
         }
@@ -193,5 +291,73 @@ impl<F: Future> Future for Limited<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is structurally pinned; the permit is never moved out.
         unsafe { self.map_unchecked_mut(|s| &mut s.future) }.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{poll_fn, Future};
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use crate::task::yield_now;
+
+    fn runtime() -> crate::Runtime {
+        crate::Runtime::builder()
+            .worker_threads(1)
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn re_polling_a_waiting_spawn_wait_keeps_one_place_in_the_queue() {
+        runtime().block_on(crate::scope(|s| async move {
+            s.set_limit(1);
+            let busy = s.spawn(std::future::pending::<()>());
+            let mut wait = pin!(s.spawn_wait(async { 7 }));
+            // A select loop re-polls the waiting future each time another branch fires, from
+            // the task or from elsewhere (another waker).
+            for i in 0..1000 {
+                poll_fn(|cx| {
+                    let noop = Context::from_waker(Waker::noop());
+                    let mut cx = if i % 2 == 0 {
+                        Context::from_waker(cx.waker())
+                    } else {
+                        noop
+                    };
+                    assert!(
+                        wait.as_mut().poll(&mut cx).is_pending(),
+                        "the slot is taken"
+                    );
+                    Poll::Ready(())
+                })
+                .await;
+                yield_now().await;
+            }
+            assert_eq!(s.control.slot_waiters(), 1, "one waiting future, one entry");
+            busy.cancel();
+            let child = wait.await.expect("a slot was freed");
+            assert_eq!(child.await.expect("the child ran"), 7);
+            assert_eq!(s.control.slot_waiters(), 0);
+        }));
+    }
+
+    #[test]
+    fn a_spawn_wait_dropped_while_waiting_leaves_the_queue() {
+        runtime().block_on(crate::scope(|s| async move {
+            s.set_limit(1);
+            let busy = s.spawn(std::future::pending::<()>());
+            for _ in 0..100 {
+                let timed_out =
+                    crate::time::timeout(std::time::Duration::ZERO, s.spawn_wait(async {})).await;
+                assert!(timed_out.is_err(), "the slot is taken");
+            }
+            assert_eq!(
+                s.control.slot_waiters(),
+                0,
+                "gave-up waiters hold no memory"
+            );
+            busy.cancel();
+        }));
     }
 }

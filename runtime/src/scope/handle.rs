@@ -1,7 +1,7 @@
 //! `Scope`: the handle children are spawned through.
 
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nursery_scheduler::{JoinError, JoinHandle, NodeRef, SpawnError, SpawnMeta};
 
-use super::control::{Control, Limited};
+use super::control::{Acquire, Control, Limited};
 use crate::handle::Handle;
 
 /// A handle to spawn into a scope. Cheap to clone; `Send + Sync + 'static`, so children can
@@ -77,7 +77,8 @@ impl Scope {
     }
 
     /// Spawns a child once the scope's concurrency limit leaves a free slot (at once if it has
-    /// no limit).
+    /// no limit). Waiters get freed slots in the order they started waiting; dropping this future
+    /// gives up its place, or passes on a slot it was just handed.
     ///
     /// ```
     /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
@@ -99,7 +100,7 @@ impl Scope {
         let meta = SpawnMeta::here();
         let mut future = Some(future);
         async move {
-            let permit = poll_fn(|cx| self.control.poll_acquire(cx)).await;
+            let permit = Acquire::new(self.control.clone()).await;
             let future = future.take().expect("polled once to completion");
             match permit {
                 Some(permit) => self.spawn_raw(

@@ -1,0 +1,127 @@
+//! A scope's concurrency limit: `spawn_wait` waiters are served oldest first, and a waiter that
+//! gives up never takes a freed slot with it (R9).
+
+mod support;
+
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::poll;
+use nursery::time::timeout;
+use nursery::{JoinHandle, Scope, SpawnError};
+use support::runtime;
+
+type Waiter<'a> = Pin<Box<dyn Future<Output = Result<JoinHandle<u32>, SpawnError>> + Send + 'a>>;
+
+/// Starts `spawn_wait`s of children returning 1, 2, 3, ... and polls each once, so that they
+/// queue in that order.
+async fn queue_waiters(s: &Scope, n: u32) -> Vec<Waiter<'_>> {
+    let mut waiters = Vec::new();
+    for i in 1..=n {
+        let mut waiter: Waiter<'_> = Box::pin(s.spawn_wait::<Ready<u32>>(ready(i)));
+        assert!(poll!(&mut waiter).is_pending(), "the slot is taken");
+        waiters.push(waiter);
+    }
+    waiters
+}
+
+/// Polls every waiter, newest first (a newcomer would take the slot here if it could), and
+/// returns the child of the one that got the slot.
+async fn poll_newest_first(waiters: &mut Vec<Waiter<'_>>) -> Option<JoinHandle<u32>> {
+    for i in (0..waiters.len()).rev() {
+        if let std::task::Poll::Ready(spawned) = poll!(&mut waiters[i]) {
+            drop(waiters.remove(i));
+            return Some(spawned.expect("spawned into the open scope"));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_waiter_that_gave_up_does_not_swallow_the_slot_of_the_next() {
+    let rt = runtime(2);
+    rt.block_on(nursery::scope(|s| async move {
+        s.set_limit(1);
+        let (release, released) = futures::channel::oneshot::channel::<()>();
+        let holder = s.spawn(async move {
+            let _ = released.await;
+        });
+        // A waits in a task of its own and gives up.
+        let a = s.clone();
+        let gave_up = nursery::spawn(async move {
+            timeout(Duration::from_millis(10), a.spawn_wait(async {}))
+                .await
+                .is_err()
+        });
+        assert!(gave_up.await.unwrap(), "the slot is held, A must time out");
+        // B waits in a task of its own; the holder finishes: the slot is B's.
+        let (queued, b_queued) = futures::channel::oneshot::channel::<()>();
+        let b = s.clone();
+        let b = nursery::spawn(async move {
+            let mut wait = Box::pin(b.spawn_wait(async {}));
+            assert!(poll!(&mut wait).is_pending(), "the slot is still held");
+            queued.send(()).unwrap();
+            wait.await
+        });
+        b_queued.await.unwrap();
+        release.send(()).unwrap();
+        let child = timeout(Duration::from_secs(1), b)
+            .await
+            .expect("B was not woken for the slot the holder freed")
+            .unwrap()
+            .unwrap();
+        child.await.unwrap();
+        holder.await.unwrap();
+    }));
+}
+
+#[test]
+fn waiters_get_freed_slots_first_come_first_served() {
+    let rt = runtime(2);
+    rt.block_on(nursery::scope(|s| async move {
+        s.set_limit(1);
+        let (release, released) = futures::channel::oneshot::channel::<()>();
+        let holder = s.spawn(async move {
+            let _ = released.await;
+        });
+        let mut waiters = queue_waiters(&s, 3).await;
+        release.send(()).unwrap();
+        holder.await.unwrap();
+        let mut order = Vec::new();
+        while !waiters.is_empty() {
+            let child = poll_newest_first(&mut waiters)
+                .await
+                .expect("the freed slot reached no waiter");
+            // Its slot is freed when it finishes, before its handle resolves.
+            order.push(child.await.unwrap());
+        }
+        assert_eq!(order, [1, 2, 3]);
+    }));
+}
+
+#[test]
+fn a_waiter_dropped_after_being_handed_the_slot_passes_it_to_the_next() {
+    let rt = runtime(2);
+    rt.block_on(nursery::scope(|s| async move {
+        s.set_limit(1);
+        let (release, released) = futures::channel::oneshot::channel::<()>();
+        let holder = s.spawn(async move {
+            let _ = released.await;
+        });
+        let mut waiters = queue_waiters(&s, 3).await;
+        release.send(()).unwrap();
+        holder.await.unwrap();
+        // The slot went to the first waiter, which gives up before claiming it.
+        drop(waiters.remove(0));
+        let child = poll_newest_first(&mut waiters)
+            .await
+            .expect("the slot the first waiter gave up reached no waiter");
+        assert_eq!(child.await.unwrap(), 2, "the slot goes to the next in line");
+        let child = poll_newest_first(&mut waiters)
+            .await
+            .expect("then the last");
+        assert_eq!(child.await.unwrap(), 3);
+        assert!(s.try_spawn(async { 0 }).is_ok(), "no slot was lost");
+    }));
+}
