@@ -7,12 +7,14 @@
 //! |---|---|---|
 //! | [`hyper::rt::Read`] + [`hyper::rt::Write`] | [`NurseryIo`] (and the reverse, for upgrades) | any `futures_io::AsyncRead + AsyncWrite`, e.g. [`nursery::net::TcpStream`] |
 //! | [`hyper::rt::Timer`] + [`hyper::rt::Sleep`] | [`NurseryTimer`], [`NurserySleep`] | [`nursery::time::sleep_until`] |
-//! | [`hyper::rt::Executor`] (HTTP/2) | [`NurseryExecutor`] | [`nursery::spawn`] or [`nursery::Scope::spawn`] |
+//! | [`hyper::rt::Executor`] (HTTP/2, pooled clients) | [`NurseryExecutor`] | [`nursery::Handle`], [`nursery::Scope::spawn`] or [`nursery::spawn`] |
 //!
-//! hyper's own background tasks stay in the task tree: the executor spawns them as children of
-//! the task that asks (for HTTP/2, the connection's task) or into a scope you choose, so they
-//! cannot outlive the connection or server that started them, a panic in one of them is never
-//! lost, and cancelling the server cancels them too.
+//! hyper's own background tasks stay in the task tree, under a parent fixed when the executor
+//! is made: by default the runtime's root (so a pooled client's connection, opened by one
+//! request, holds up no request's task; runtime shutdown cancels it), or a scope you choose
+//! (cancelled with it, waited for by it), or, for an HTTP/2 server, the task that hands them
+//! over: the connection's, so its streams cannot outlive it. A panic in one of them is never
+//! lost.
 //!
 //! # A server and a client
 //!

@@ -38,7 +38,7 @@ async fn concurrent_http2_requests_run_as_stream_tasks_under_their_connection_ta
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
                 let connection = hyper::server::conn::http2::Builder::new(
-                    NurseryExecutor::new().name("h2 stream"),
+                    NurseryExecutor::current_task().name("h2 stream"),
                 )
                 .timer(NurseryTimer::new())
                 .serve_connection(NurseryIo::new(stream), hyper::service::service_fn(route));
