@@ -45,10 +45,16 @@ export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0${ASAN_OPTIO
 # Also left out: the timer crate's tests (a plain data structure with no unsafe code).
 # `scope`'s a_forgotten_scope_future_cannot_leak_its_children `mem::forget`s a scope future on
 # purpose: the box and, through its `Handle`, the runtime's shared state are leaked by design.
-ROOT_TESTS=(blocking cancel embed memory net net_emfile runtime scope semantics shutdown timer
+ROOT_TESTS=(blocking blocking_memory cancel embed memory net net_emfile runtime scope
+            scope_body_spawns scope_limit semantics shutdown soundness timer
             tree reliability_cancel_every_poll reliability_deep_trees reliability_faults
             reliability_soak)
-ROOT_SKIP=(--skip a_forgotten_scope_future_cannot_leak_its_children)
+# `soundness`'s two enter-guard tests leak a task cell by design too: a forgotten guard, or one
+# dropped out of order, keeps its node alive for good so that the thread never points at freed
+# memory (run without LeakSanitizer below, so ASan still checks that they touch nothing freed).
+ROOT_SKIP=(--skip a_forgotten_scope_future_cannot_leak_its_children
+           --skip a_forgotten_enter_guard_keeps_its_node_alive
+           --skip enter_guards_dropped_out_of_order_panic_with_a_message)
 if [ "$#" -gt 0 ]; then ROOT_TESTS=("$@"); fi
 
 status=0
@@ -73,6 +79,8 @@ root_args=()
 for t in "${ROOT_TESTS[@]}"; do root_args+=(--test "$t"); done
 run "root integration tests" -p nursery "${root_args[@]}" -- "${ROOT_SKIP[@]}"
 if [ "$#" -eq 0 ]; then
+    ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" run "enter guards (leak by design; no LSan)" \
+        -p nursery --test soundness -- a_forgotten_enter_guard enter_guards_dropped
     run "scheduler" -p nursery-scheduler --lib --test wake_policy
     # (The runtime has no unit tests today; the root integration tests are its tests.)
     run "runtime" -p nursery-runtime --lib
