@@ -14,6 +14,7 @@ pub mod memory;
 pub mod runtimes;
 pub mod stats;
 pub mod support;
+pub mod wake_latency;
 pub mod workloads;
 
 pub use workloads::{Workload, WORKLOADS};
