@@ -11,6 +11,7 @@
 
 pub mod idle;
 pub mod memory;
+pub mod real;
 pub mod runtimes;
 pub mod stats;
 pub mod support;
