@@ -13,7 +13,8 @@
 //!   thread-local "current reactor";
 //! - [`Registration`]: one source's slot (a slab index plus a generation in
 //!   the mio token), its per-direction readiness with the tick that makes
-//!   clearing after `WouldBlock` race-free, and its reader and writer wakers;
+//!   clearing after `WouldBlock` race-free, and the tasks waiting on each
+//!   direction (any number: readiness wakes them all);
 //! - [`net`]: TCP, UDP and Unix domain sockets on top of registrations.
 //!
 //! It deliberately knows nothing of tasks, scheduling or time: it stores
@@ -83,6 +84,7 @@ mod ready;
 mod registration;
 mod scheduled_io;
 mod token;
+mod waiters;
 
 pub use context::EnterGuard;
 pub use driver::{Handle, Reactor};

@@ -1,6 +1,7 @@
 //! A mio source that owns its registration: the building block of the net types.
 
 use std::fmt;
+use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::task::{Context, Poll};
 
@@ -9,7 +10,8 @@ use mio::Interest;
 
 use crate::driver::Handle;
 use crate::local_peer;
-use crate::registration::Registration;
+use crate::ready::Direction;
+use crate::registration::{Registration, Waiter};
 
 /// A mio source registered (readable and writable) with a reactor; deregistered on drop.
 pub(crate) struct PollEvented<S: Source> {
@@ -54,6 +56,23 @@ impl<S: Source> PollEvented<S> {
     /// The registration.
     pub(crate) fn registration(&self) -> &Registration {
         &self.registration
+    }
+
+    /// A place among the tasks waiting on `direction`, for a future to hold.
+    pub(crate) fn waiter(&self, direction: Direction) -> Waiter<'_> {
+        Waiter::new(&self.registration, direction)
+    }
+
+    /// Runs `op` whenever `direction` is ready until it does not return `WouldBlock` (see
+    /// [`Registration::poll_read_io`]), waiting in a place of its own among the tasks waiting
+    /// on `direction`: the future of an `async fn` of the net types.
+    pub(crate) async fn async_io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut waiter = self.waiter(direction);
+        poll_fn(|cx| waiter.poll_io(cx, &mut op)).await
     }
 
     /// The handle of the reactor the source is registered with.

@@ -91,7 +91,7 @@ impl fmt::Debug for Ready {
     }
 }
 
-/// Which half of a registration a task waits on: each has its own waker slot.
+/// Which half of a registration a task waits on: each has its own waiters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Direction {
     /// Reads, accepts, `recv`.

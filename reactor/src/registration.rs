@@ -1,4 +1,5 @@
-//! One mio source's place in the reactor: its token, readiness and wakers.
+//! One mio source's place in the reactor: its token, readiness and waiters, and the
+//! [`Waiter`] that a future of the net types holds to wait there in a place of its own.
 
 use std::fmt;
 use std::io;
@@ -12,6 +13,7 @@ use mio::{Interest, Token};
 use crate::driver::{self, Handle};
 use crate::ready::{Direction, ReadyEvent};
 use crate::scheduled_io::ScheduledIo;
+use crate::waiters::WaiterKey;
 
 /// No readiness observed yet: matches no tick, so a clear does nothing.
 const NO_TICK: usize = usize::MAX;
@@ -19,9 +21,10 @@ const NO_TICK: usize = usize::MAX;
 /// A mio source registered with a [`Reactor`](crate::Reactor).
 ///
 /// It tracks readiness per direction (read: readable, read-closed, error;
-/// write: writable, write-closed, error) and keeps one reader and one writer
-/// waker: a second task polling the same direction replaces the first one's
-/// waker, so give each direction to one task at a time.
+/// write: writable, write-closed, error) and the tasks waiting on each: any
+/// number of tasks may poll the same direction, and its readiness wakes them
+/// all (a task that polls again is listed once; one that stops polling is
+/// forgotten by the time its direction is next ready, or sooner).
 ///
 /// The `Registration` does not own the source. Dropping it frees its slot (so
 /// events still queued for it are ignored), but only
@@ -162,7 +165,7 @@ impl Registration {
     }
 
     /// Ready when the source is readable, read-closed or has an error; otherwise
-    /// stores the waker (replacing the previous reader's) and returns `Pending`.
+    /// adds the waker to the readers (once per task) and returns `Pending`.
     ///
     /// # Errors
     ///
@@ -198,7 +201,7 @@ impl Registration {
     }
 
     /// Ready when the source is writable, write-closed or has an error; otherwise
-    /// stores the waker (replacing the previous writer's) and returns `Pending`.
+    /// adds the waker to the writers (once per task) and returns `Pending`.
     ///
     /// # Errors
     ///
@@ -345,7 +348,7 @@ impl Registration {
         cx: &mut Context<'_>,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Read, op, |_| false)
+        self.poll_io(cx, Direction::Read, None, op, |_| false)
     }
 
     /// Runs `op` while the source is write-ready; see
@@ -376,7 +379,7 @@ impl Registration {
         cx: &mut Context<'_>,
         op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Write, op, |_| false)
+        self.poll_io(cx, Direction::Write, None, op, |_| false)
     }
 
     /// Removes `source` (the one this registration was made for) from the
@@ -413,13 +416,14 @@ impl Registration {
         result
     }
 
-    /// Polls `direction`, returning the exact snapshot for a later `clear_readiness`.
+    /// Polls `direction` (waiting as an anonymous waiter), returning the exact snapshot for a
+    /// later `clear_readiness`.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, direction)
+        self.io.poll_ready(cx, direction, None)
     }
 
     /// Clears what `event` saw, unless an event arrived since.
@@ -432,7 +436,7 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<()>> {
-        let event = ready!(self.io.poll_ready(cx, direction))?;
+        let event = ready!(self.io.poll_ready(cx, direction, None))?;
         self.recorded_tick(direction)
             .store(event.tick, Ordering::Release);
         Poll::Ready(Ok(()))
@@ -458,17 +462,19 @@ impl Registration {
     }
 
     /// Runs `op` while `direction` is ready. A `WouldBlock` clears the readiness it saw (unless
-    /// an event came since) and waits; so does a success that `emptied` says left the source
-    /// with nothing more to give, after returning it.
+    /// an event came since) and waits, in the slot of `key` or as an anonymous waiter; so does
+    /// a success that `emptied` says left the source with nothing more to give, after
+    /// returning it.
     fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        mut key: Option<&mut WaiterKey>,
         mut op: impl FnMut() -> io::Result<R>,
         emptied: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
-            let event = ready!(self.io.poll_ready(cx, direction))?;
+            let event = ready!(self.io.poll_ready(cx, direction, key.as_deref_mut()))?;
             match op() {
                 Ok(done) => {
                     if emptied(&done) {
@@ -493,8 +499,16 @@ impl Registration {
         cx: &mut Context<'_>,
         op: impl FnMut() -> io::Result<(usize, bool)>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, Direction::Read, op, |&(n, drained)| drained && n > 0)
-            .map_ok(|(n, _)| n)
+        self.poll_io(cx, Direction::Read, None, op, |&(n, drained)| {
+            drained && n > 0
+        })
+        .map_ok(|(n, _)| n)
+    }
+
+    /// How many tasks wait on `direction`.
+    #[cfg(test)]
+    pub(crate) fn waiters(&self, direction: Direction) -> usize {
+        self.io.waiters(direction)
     }
 
     fn free_slot(&mut self) {
@@ -507,6 +521,58 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.free_slot();
+    }
+}
+
+/// A future's own place among the tasks waiting on one direction of a [`Registration`].
+///
+/// The net types' futures (`accept`, `recv_from`, `send_to`, `Incoming`, ...) hold one and
+/// wait through [`poll_io`](Waiter::poll_io): however often the future is polled, it is one
+/// waiter (a new waker replaces the stored one in place), and dropping it, finished or given
+/// up, frees the place. The `poll_*` methods, which own nothing that could be dropped, wait
+/// as anonymous waiters instead (see `waiters.rs`).
+pub(crate) struct Waiter<'a> {
+    registration: &'a Registration,
+    direction: Direction,
+    key: WaiterKey,
+}
+
+impl<'a> Waiter<'a> {
+    /// A place among the waiters of `direction`, taken when the future first waits.
+    pub(crate) fn new(registration: &'a Registration, direction: Direction) -> Waiter<'a> {
+        Waiter {
+            registration,
+            direction,
+            key: WaiterKey::default(),
+        }
+    }
+
+    /// [`Registration::poll_read_io`] or [`poll_write_io`](Registration::poll_write_io),
+    /// as the direction says, waiting in this place.
+    pub(crate) fn poll_io<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.registration
+            .poll_io(cx, self.direction, Some(&mut self.key), op, |_| false)
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.registration
+            .io
+            .remove_waiter(self.direction, &mut self.key);
+    }
+}
+
+impl fmt::Debug for Waiter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("direction", &self.direction)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 

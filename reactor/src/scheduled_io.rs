@@ -1,4 +1,4 @@
-//! The shared state of one registration: a readiness word and two waker slots.
+//! The shared state of one registration: a readiness word and a waiter list per direction.
 //!
 //! # The state word
 //!
@@ -27,8 +27,8 @@
 //!                               TICK += 1     if TICK == ev.tick { READY &= !clearable(ev) }
 //!                                             else { nothing: an event arrived since the task
 //!                                                    looked, so the WouldBlock may be stale }
-//!   shutdown()    ──▶ S = 1 (wakes both slots)
-//!   deregister()  ──▶ D = 1 (wakes both slots)
+//!   shutdown()    ──▶ S = 1 (wakes every waiter)
+//!   deregister()  ──▶ D = 1 (wakes every waiter)
 //! ```
 //!
 //! # Why the tick
@@ -42,12 +42,21 @@
 //! with its readiness: any event in between bumps the tick, the clear does
 //! nothing, and the task retries the operation at once.
 //!
-//! # Wakers
+//! # Waiters
 //!
-//! One reader and one writer slot. `poll_ready` stores the waker and then
-//! re-reads the word under the same lock that the driver takes (after it has
-//! published new readiness) to collect wakers, so a wake is never lost: either
-//! the poller sees the new bits, or the driver sees the waker.
+//! Each direction keeps a list of waiting tasks, any number of them (`waiters.rs`): a future
+//! that owns a slot there, or one entry per waker for the `poll_*` callers. Readiness of a
+//! direction wakes every waiter of that direction. Several tasks on one socket need nothing
+//! more than that and the tick: each woken task retries its operation; the one that gets the
+//! connection or datagram returns it, the others get `WouldBlock` and clear what they saw,
+//! which does nothing if another event came in between (they retry) and otherwise makes their
+//! next poll wait. An event for the next connection bumps the tick and wakes whoever waits by
+//! then.
+//!
+//! A wake is never lost: `poll_ready` stores the waker and then re-reads the word under the
+//! same lock that the driver takes (after it has published new readiness) to collect the
+//! waiters, so either the poller sees the new bits, or the driver sees the waker. A waiter
+//! that stops waiting (its future dropped) takes nothing from the others: they were all woken.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +66,7 @@ use parking_lot::Mutex;
 
 use crate::error;
 use crate::ready::{Direction, Ready, ReadyEvent};
+use crate::waiters::{AfterUnlock, WaiterKey, WaiterList};
 
 /// The reactor shut down: final.
 const SHUTDOWN: usize = 1 << 5;
@@ -72,7 +82,7 @@ const fn tick_of(state: usize) -> usize {
     state >> TICK_SHIFT
 }
 
-/// The readiness and waker slots of one registration.
+/// The readiness and waiters of one registration.
 #[derive(Debug)]
 pub(crate) struct ScheduledIo {
     /// Packed into the mio token with the slab index; an event whose token
@@ -80,21 +90,21 @@ pub(crate) struct ScheduledIo {
     generation: usize,
     /// The state word described in the module docs.
     state: AtomicUsize,
-    /// The waker slots.
+    /// The tasks waiting on each direction.
     waiters: Mutex<Waiters>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    read: WaiterList,
+    write: WaiterList,
 }
 
 impl Waiters {
-    fn slot(&mut self, direction: Direction) -> &mut Option<Waker> {
+    fn of(&mut self, direction: Direction) -> &mut WaiterList {
         match direction {
-            Direction::Read => &mut self.reader,
-            Direction::Write => &mut self.writer,
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
         }
     }
 }
@@ -105,7 +115,10 @@ impl ScheduledIo {
         ScheduledIo {
             generation,
             state: AtomicUsize::new((Ready::READABLE | Ready::WRITABLE).bits()),
-            waiters: Mutex::new(Waiters::default()),
+            waiters: Mutex::new(Waiters {
+                read: WaiterList::new(),
+                write: WaiterList::new(),
+            }),
         }
     }
 
@@ -115,7 +128,7 @@ impl ScheduledIo {
     }
 
     /// Driver: applies the readiness of one event (bumping the tick) and moves
-    /// the wakers of every direction it makes ready into `wake`.
+    /// the wakers of every waiter of every direction it makes ready into `wake`.
     ///
     /// Returns how many wakers were moved.
     pub(crate) fn set_readiness(&self, ready: Ready, wake: &mut Vec<Waker>) -> usize {
@@ -130,21 +143,18 @@ impl ScheduledIo {
         let mut waiters = self.waiters.lock();
         for direction in [Direction::Read, Direction::Write] {
             if !ready.intersection(direction.mask()).is_empty() {
-                if let Some(waker) = waiters.slot(direction).take() {
-                    wake.push(waker);
-                    taken += 1;
-                }
+                taken += waiters.of(direction).take_all(wake);
             }
         }
         taken
     }
 
-    /// Handle: marks the registration shut down and moves both wakers into `wake`.
+    /// Handle: marks the registration shut down and moves every waiter's waker into `wake`.
     pub(crate) fn shutdown(&self, wake: &mut Vec<Waker>) {
         self.finish(SHUTDOWN, wake);
     }
 
-    /// Registration: marks the source deregistered and moves both wakers into `wake`.
+    /// Registration: marks the source deregistered and moves every waiter's waker into `wake`.
     pub(crate) fn deregistered(&self, wake: &mut Vec<Waker>) {
         self.finish(DEREGISTERED, wake);
     }
@@ -152,33 +162,50 @@ impl ScheduledIo {
     fn finish(&self, bit: usize, wake: &mut Vec<Waker>) {
         self.state.fetch_or(bit, Ordering::AcqRel);
         let mut waiters = self.waiters.lock();
-        wake.extend(waiters.reader.take());
-        wake.extend(waiters.writer.take());
+        waiters.read.take_all(wake);
+        waiters.write.take_all(wake);
     }
 
-    /// Task: the readiness of `direction` if any, else stores the waker and returns `Pending`.
+    /// Task: the readiness of `direction` if any, else stores the waker among the waiters of
+    /// `direction` and returns `Pending`: in the slot of `key` (a future's own, freed by
+    /// [`remove_waiter`](ScheduledIo::remove_waiter)), or as an anonymous waiter when `key`
+    /// is `None`.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        key: Option<&mut WaiterKey>,
     ) -> Poll<io::Result<ReadyEvent>> {
         if let Poll::Ready(result) = self.ready_now(direction) {
             return Poll::Ready(result);
         }
+        let mut after = AfterUnlock::default();
         let mut waiters = self.waiters.lock();
-        let slot = waiters.slot(direction);
-        let replaced = match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => None,
-            _ => slot.replace(cx.waker().clone()),
-        };
+        waiters.of(direction).register(cx.waker(), key, &mut after);
         // Re-check under the lock: the driver publishes readiness before it
         // takes this lock to collect wakers, so either we see its bits here or
         // it sees the waker we just stored.
         let result = self.ready_now(direction);
         drop(waiters);
-        // A waker's drop may run arbitrary code: never under our lock.
-        drop(replaced);
+        // A waker's drop or wake may run arbitrary code: never under our lock.
+        after.run();
         result
+    }
+
+    /// Task: frees the waiter slot of `key` (its future is done or dropped). Nothing is
+    /// passed on: a readiness it was woken for woke every other waiter too.
+    pub(crate) fn remove_waiter(&self, direction: Direction, key: &mut WaiterKey) {
+        if !key.is_set() {
+            return;
+        }
+        let removed = self.waiters.lock().of(direction).remove(key);
+        drop(removed); // outside the lock
+    }
+
+    /// How many waiters `direction` holds.
+    #[cfg(test)]
+    pub(crate) fn waiters(&self, direction: Direction) -> usize {
+        self.waiters.lock().of(direction).len()
     }
 
     /// The current readiness of `direction`, or the final error, without waiting.
@@ -261,7 +288,7 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut wake = Vec::new();
         io.set_readiness(Ready::READABLE, &mut wake);
-        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read, None) else {
             panic!("readable registration was not ready");
         };
         // The read returned WouldBlock; before the task clears, new data arrives.
@@ -270,7 +297,7 @@ mod tests {
             !io.clear_readiness(seen),
             "a stale clear must not erase a newer event"
         );
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+        assert!(io.poll_ready(&mut cx, Direction::Read, None).is_ready());
     }
 
     #[test]
@@ -280,13 +307,13 @@ mod tests {
         let mut cx = Context::from_waker(&waker);
         let mut wake = Vec::new();
         io.set_readiness(Ready::READABLE | Ready::WRITABLE, &mut wake);
-        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read, None) else {
             panic!("readable registration was not ready");
         };
         assert!(io.clear_readiness(seen));
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        assert!(io.poll_ready(&mut cx, Direction::Read, None).is_pending());
         assert!(
-            io.poll_ready(&mut cx, Direction::Write).is_ready(),
+            io.poll_ready(&mut cx, Direction::Write, None).is_ready(),
             "write side untouched"
         );
         io.set_readiness(Ready::READABLE, &mut wake);
@@ -300,7 +327,7 @@ mod tests {
         let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut wake = Vec::new();
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        assert!(io.poll_ready(&mut cx, Direction::Read, None).is_pending());
         assert_eq!(io.set_readiness(Ready::WRITABLE, &mut wake), 0);
         assert_eq!(io.set_readiness(Ready::ERROR, &mut wake), 1);
         wake_all(&mut wake);
@@ -313,25 +340,25 @@ mod tests {
         let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         io.set_readiness(Ready::READABLE | Ready::READ_CLOSED, &mut Vec::new());
-        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read) else {
+        let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, Direction::Read, None) else {
             panic!("closed registration was not ready");
         };
         assert!(io.clear_readiness(seen));
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+        assert!(io.poll_ready(&mut cx, Direction::Read, None).is_ready());
     }
 
     #[test]
-    fn shutdown_wakes_both_slots_and_fails_every_later_poll() {
+    fn shutdown_wakes_both_directions_and_fails_every_later_poll() {
         let io = empty();
         let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
-        assert!(io.poll_ready(&mut cx, Direction::Write).is_pending());
+        assert!(io.poll_ready(&mut cx, Direction::Read, None).is_pending());
+        assert!(io.poll_ready(&mut cx, Direction::Write, None).is_pending());
         let mut wake = Vec::new();
         io.shutdown(&mut wake);
         wake_all(&mut wake);
         assert_eq!(count.0.load(Ordering::SeqCst), 2);
-        match io.poll_ready(&mut cx, Direction::Read) {
+        match io.poll_ready(&mut cx, Direction::Read, None) {
             Poll::Ready(Err(e)) => assert_eq!(e.to_string(), "the nursery runtime has shut down"),
             other => panic!("expected the shutdown error, got {other:?}"),
         }
@@ -343,16 +370,76 @@ mod tests {
         let (count, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         for direction in [Direction::Read, Direction::Write] {
-            let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, direction) else {
+            let Poll::Ready(Ok(seen)) = io.poll_ready(&mut cx, direction, None) else {
                 panic!("a new registration is optimistically ready");
             };
             assert!(io.clear_readiness(seen));
-            assert!(io.poll_ready(&mut cx, direction).is_pending());
+            assert!(io.poll_ready(&mut cx, direction, None).is_pending());
         }
         let mut wake = Vec::new();
         io.set_readiness(Ready::WRITABLE, &mut wake);
         wake_all(&mut wake);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn readiness_wakes_every_task_waiting_on_that_direction() {
+        let io = empty();
+        let (first, first_waker) = counting_waker();
+        let (second, second_waker) = counting_waker();
+        let (owner, owner_waker) = counting_waker();
+        let mut key = WaiterKey::default();
+        assert!(io
+            .poll_ready(
+                &mut Context::from_waker(&first_waker),
+                Direction::Read,
+                None
+            )
+            .is_pending());
+        assert!(io
+            .poll_ready(
+                &mut Context::from_waker(&second_waker),
+                Direction::Read,
+                None
+            )
+            .is_pending());
+        let mut cx = Context::from_waker(&owner_waker);
+        assert!(io
+            .poll_ready(&mut cx, Direction::Read, Some(&mut key))
+            .is_pending());
+        assert_eq!(io.waiters(Direction::Read), 3);
+        let mut wake = Vec::new();
+        assert_eq!(io.set_readiness(Ready::READABLE, &mut wake), 3);
+        wake_all(&mut wake);
+        let counts = [&first, &second, &owner].map(|c| c.0.load(Ordering::SeqCst));
+        assert_eq!(counts, [1, 1, 1]);
+        // The anonymous entries left with their wake; the owned slot stays until freed.
+        assert_eq!(io.waiters(Direction::Read), 1);
+        io.remove_waiter(Direction::Read, &mut key);
+        assert_eq!(io.waiters(Direction::Read), 0);
+    }
+
+    #[test]
+    fn a_future_re_polled_or_dropped_leaves_no_extra_waiter() {
+        let io = empty();
+        let (_, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut key = WaiterKey::default();
+        for _ in 0..100 {
+            assert!(io
+                .poll_ready(&mut cx, Direction::Write, Some(&mut key))
+                .is_pending());
+        }
+        assert_eq!(io.waiters(Direction::Write), 1);
+        io.remove_waiter(Direction::Write, &mut key);
+        for _ in 0..100 {
+            let mut key = WaiterKey::default();
+            assert!(io
+                .poll_ready(&mut cx, Direction::Write, Some(&mut key))
+                .is_pending());
+            io.remove_waiter(Direction::Write, &mut key);
+        }
+        assert_eq!(io.waiters(Direction::Write), 0);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use mio::event::Source;
 
 use crate::poll_evented::PollEvented;
+use crate::registration::Waiter;
 
 /// A mio listener socket.
 pub(crate) trait ListenerSocket: Source {
@@ -37,15 +38,19 @@ impl ListenerSocket for mio::net::UnixListener {
     }
 }
 
-/// Polls `listener` for a connection (storing the waker when none is pending);
-/// the caller registers the accepted stream with `listener.handle()`.
+/// Polls `listener` for a connection, waiting when none is pending in `waiter`'s place (an
+/// `accept` future's, an `Incoming`'s) or, without one, as an anonymous waiter; the caller
+/// registers the accepted stream with `listener.handle()`.
 pub(crate) fn poll_accept<L: ListenerSocket>(
     listener: &PollEvented<L>,
     cx: &mut Context<'_>,
+    waiter: Option<&mut Waiter<'_>>,
 ) -> Poll<io::Result<(L::Stream, L::Addr)>> {
-    listener
-        .registration()
-        .poll_read_io(cx, || listener.source().accept())
+    let accept = || listener.source().accept();
+    match waiter {
+        Some(waiter) => waiter.poll_io(cx, accept),
+        None => listener.registration().poll_read_io(cx, accept),
+    }
 }
 
 /// Defines the public `Incoming` stream of the listener type `$listener`
@@ -97,6 +102,9 @@ macro_rules! incoming {
         #[must_use = "streams do nothing unless polled"]
         pub struct Incoming<'a> {
             listener: &'a $listener,
+            /// Its place among the listener's accepting tasks, kept from one connection to
+            /// the next and freed when the stream is dropped.
+            waiter: $crate::registration::Waiter<'a>,
         }
 
         impl futures_core::Stream for Incoming<'_> {
@@ -106,7 +114,9 @@ macro_rules! incoming {
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<Option<Self::Item>> {
-                let (stream, _) = std::task::ready!(self.listener.poll_accept(cx))?;
+                let this = std::pin::Pin::get_mut(self);
+                let accepted = this.listener.poll_accept_as(cx, Some(&mut this.waiter));
+                let (stream, _) = std::task::ready!(accepted)?;
                 std::task::Poll::Ready(Some(Ok(stream)))
             }
         }

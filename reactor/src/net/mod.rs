@@ -4,10 +4,12 @@
 //! names when it is created (so create them inside a nursery runtime) and keeps
 //! that handle for its whole life.
 //!
-//! Each socket has one reader and one writer waker: operations of the same
-//! direction polled by two tasks at once wake only the last one polled. Give
-//! the read side and the write side to one task each (split halves do exactly
-//! that).
+//! Any number of tasks may use one socket at once (an `Arc<TcpListener>` shared
+//! by several accept loops, an `Arc<UdpSocket>` by several receivers, a
+//! `&TcpStream` read by two tasks): readiness wakes every task waiting on its
+//! direction, and each retries, so every connection, datagram or byte reaches
+//! a task that waits for one. A future dropped while waiting (a timeout, a
+//! `select!`) leaves no trace, and one polled again is listed once.
 //!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,3 +51,6 @@ pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
 mod fd;
+
+#[cfg(test)]
+mod waiter_tests;

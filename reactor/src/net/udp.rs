@@ -1,7 +1,6 @@
 //! `UdpSocket`: datagrams, unconnected (`send_to`/`recv_from`) or connected (`send`/`recv`).
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::task::{Context, Poll};
@@ -9,12 +8,14 @@ use std::task::{Context, Poll};
 use crate::error;
 use crate::net::addr;
 use crate::poll_evented::PollEvented;
+use crate::ready::Direction;
 
 /// A UDP socket.
 ///
 /// Sends and receives are cancel-safe: a dropped `recv` future has received
-/// nothing, a dropped `send` future has sent nothing. One task may wait to
-/// receive and one to send at a time.
+/// nothing, a dropped `send` future has sent nothing. Any number of tasks may
+/// wait to receive or send on one socket (share it in an `Arc`): each datagram
+/// reaches one of them.
 ///
 /// # Examples
 ///
@@ -46,6 +47,12 @@ impl UdpSocket {
     /// The mio source, for the descriptor impls.
     pub(crate) fn source_ref(&self) -> &mio::net::UdpSocket {
         self.io.source()
+    }
+
+    /// How many tasks wait on `direction`.
+    #[cfg(test)]
+    pub(crate) fn waiters(&self, direction: Direction) -> usize {
+        self.io.registration().waiters(direction)
     }
 }
 
@@ -185,7 +192,9 @@ impl UdpSocket {
     /// ```
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
         let target = addr::resolve_first(target)?;
-        poll_fn(|cx| self.poll_send_to(cx, buf, target)).await
+        self.io
+            .async_io(Direction::Write, || self.io.source().send_to(buf, target))
+            .await
     }
 
     /// Polls sending `buf` to `target`.
@@ -251,7 +260,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+        self.io
+            .async_io(Direction::Read, || self.io.source().recv_from(buf))
+            .await
     }
 
     /// Polls receiving one datagram; see [`recv_from`](UdpSocket::recv_from).
@@ -317,7 +328,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_send(cx, buf)).await
+        self.io
+            .async_io(Direction::Write, || self.io.source().send(buf))
+            .await
     }
 
     /// Polls sending `buf` to the connected peer.
@@ -377,7 +390,9 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_recv(cx, buf)).await
+        self.io
+            .async_io(Direction::Read, || self.io.source().recv(buf))
+            .await
     }
 
     /// Polls receiving one datagram from the connected peer.

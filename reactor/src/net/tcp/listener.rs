@@ -12,6 +12,8 @@ use crate::net::accept;
 use crate::net::addr;
 use crate::net::tcp::TcpStream;
 use crate::poll_evented::PollEvented;
+use crate::ready::Direction;
+use crate::registration::Waiter;
 
 /// A TCP socket server, listening for connections.
 ///
@@ -45,6 +47,12 @@ impl TcpListener {
     /// The mio source, for the descriptor impls.
     pub(crate) fn source_ref(&self) -> &mio::net::TcpListener {
         self.io.source()
+    }
+
+    /// How many tasks wait on `direction`.
+    #[cfg(test)]
+    pub(crate) fn waiters(&self, direction: Direction) -> usize {
+        self.io.registration().waiters(direction)
     }
 }
 
@@ -162,12 +170,15 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut waiter = self.io.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_accept_as(cx, Some(&mut waiter))).await
     }
 
     /// Polls for a connection; see [`accept`](TcpListener::accept).
     ///
-    /// Stores the waker when none is pending (one accepting task at a time).
+    /// When none is pending, the task waits among the listener's accepting
+    /// tasks (any number of them; a connection wakes them all) until the
+    /// listener is next ready. A task that keeps polling is listed once.
     ///
     /// # Examples
     ///
@@ -190,7 +201,16 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, peer) = ready!(accept::poll_accept(&self.io, cx))?;
+        self.poll_accept_as(cx, None)
+    }
+
+    /// [`poll_accept`](TcpListener::poll_accept), waiting in `waiter`'s place when one is given.
+    fn poll_accept_as(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: Option<&mut Waiter<'_>>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (stream, peer) = ready!(accept::poll_accept(&self.io, cx, waiter))?;
         Poll::Ready(TcpStream::from_accepted(stream, &peer, self.io.handle()).map(|s| (s, peer)))
     }
 
@@ -214,7 +234,10 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming {
+            listener: self,
+            waiter: self.io.waiter(Direction::Read),
+        }
     }
 
     /// The address the listener is bound to.

@@ -23,7 +23,8 @@ use crate::poll_evented::PollEvented;
 /// A TCP connection.
 ///
 /// Implements [`AsyncRead`] and [`AsyncWrite`] (also through `&TcpStream`,
-/// so one task can read while another writes); `poll_close` shuts down the
+/// so one task can read while another writes, or several read or write at
+/// once, each getting a part of the bytes); `poll_close` shuts down the
 /// write direction, so the peer reads EOF while this side can still read.
 ///
 /// # Examples

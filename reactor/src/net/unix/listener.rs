@@ -11,6 +11,8 @@ use std::task::{ready, Context, Poll};
 use crate::net::accept;
 use crate::net::unix::UnixStream;
 use crate::poll_evented::PollEvented;
+use crate::ready::Direction;
+use crate::registration::Waiter;
 
 /// A Unix domain socket server, listening for connections.
 ///
@@ -153,7 +155,8 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut waiter = self.io.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_accept_as(cx, Some(&mut waiter))).await
     }
 
     /// Polls for a connection; see [`accept`](UnixListener::accept).
@@ -182,7 +185,16 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (stream, peer) = ready!(accept::poll_accept(&self.io, cx))?;
+        self.poll_accept_as(cx, None)
+    }
+
+    /// [`poll_accept`](UnixListener::poll_accept), waiting in `waiter`'s place when one is given.
+    fn poll_accept_as(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: Option<&mut Waiter<'_>>,
+    ) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let (stream, peer) = ready!(accept::poll_accept(&self.io, cx, waiter))?;
         Poll::Ready(UnixStream::from_accepted(stream, self.io.handle()).map(|s| (s, peer)))
     }
 
@@ -208,7 +220,10 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming { listener: self }
+        Incoming {
+            listener: self,
+            waiter: self.io.waiter(Direction::Read),
+        }
     }
 
     /// The address the listener is bound to.
