@@ -1,10 +1,12 @@
-//! R8 (nothing is global), misuse with clear errors, parallelism and fairness.
+//! R8 (nothing is global), misuse with clear errors, parallelism and fairness, and a wake that
+//! races the runtime's drop (R10).
 
 mod support;
 
 use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use support::{panic_message, runtime};
@@ -345,4 +347,53 @@ fn tasks_spawned_from_many_plain_threads_at_once_each_keep_their_own_cell() {
             "only {n} of {all} tasks found their own data intact"
         )),
     });
+}
+
+/// R10: nothing touches the scheduler after it is freed, whatever thread a wake comes from. A
+/// wake from a plain thread pushes its task into the injector and then notifies a worker; in
+/// between, a worker may run the task to completion and the runtime may be dropped. Each round
+/// races exactly that: a task hands its waker to a plain thread and completes once woken, and
+/// the main thread drops the runtime as soon as it has. The window is a few instructions wide,
+/// so a plain build rarely sees it; under AddressSanitizer (`RUSTC_BOOTSTRAP=1
+/// RUSTFLAGS=-Zsanitizer=address cargo test --target x86_64-unknown-linux-gnu -p nursery --test
+/// runtime a_wake_from`) a wake that reads the freed scheduler or driver is reported as a
+/// heap-use-after-free: in about one run in five before the wake counted the scheduler.
+#[test]
+fn a_wake_from_a_plain_thread_racing_the_runtimes_drop_touches_nothing_freed() {
+    const ROUNDS: usize = 2_000;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut round = 0;
+    while round < ROUNDS && Instant::now() < deadline {
+        let rt = runtime(1 + round % 2);
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let handed = slot.clone();
+        let mut first = true;
+        let task = rt.handle().spawn(std::future::poll_fn(move |cx| {
+            if !std::mem::replace(&mut first, false) {
+                return Poll::Ready(());
+            }
+            *handed.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        }));
+        // The plain thread spins rather than blocks, so that it wakes the task while the worker
+        // is still awake: then the worker can run the task without the wake's notify.
+        let plain = std::thread::spawn(move || {
+            let started = Instant::now();
+            let waker = loop {
+                if let Some(waker) = slot.lock().unwrap().take() {
+                    break waker;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "the task never handed over its waker"
+                );
+                std::thread::yield_now();
+            };
+            waker.wake();
+        });
+        rt.block_on(task).expect("the task completes once woken");
+        drop(rt);
+        plain.join().expect("the waking thread panicked");
+        round += 1;
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::ptr;
+use std::ptr::{self, NonNull};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
@@ -96,35 +96,96 @@ impl Shared {
         self.next_id.fetch_add(1, Relaxed)
     }
 
-    /// Queues a task that was woken (`is_yield`: it woke itself and should let others run first).
+    /// The uncounted pointer a task's header keeps to its scheduler (`Header::scheduler`), with
+    /// the provenance of the whole `Arc` allocation, so that [`schedule_woken`] can count it.
+    ///
+    /// [`schedule_woken`]: Shared::schedule_woken
+    pub(crate) fn as_raw(this: &Arc<Shared>) -> NonNull<Shared> {
+        // SAFETY: an `Arc`'s pointer is never null.
+        unsafe { NonNull::new_unchecked(Arc::as_ptr(this).cast_mut()) }
+    }
+
+    /// Queues a task. The caller holds a counted reference to the scheduler (a spawn through a
+    /// `Scheduler`, a worker requeueing the task it ran); wakes go through
+    /// [`schedule_woken`](Shared::schedule_woken).
     pub(crate) fn schedule(&self, task: NodeRef, origin: Origin) {
-        let local = LOCAL.with(Cell::get);
-        if !local.is_null() && context::worker_of() == self as *const Shared as usize {
-            // SAFETY: LOCAL points to the `Local` on this thread's stack while its worker loop
-            // runs (it is reset before `run` returns), and we are on that thread.
-            let local = unsafe { &*local };
-            if origin == Origin::Yield {
-                local.queue.push(task);
-            } else if let Some(previous) = local.lifo.replace(Some(task)) {
-                local.queue.push(previous);
-                if local.queue.len() < backlog_worth_a_peer(origin) {
-                    return;
-                }
-            } else {
-                return;
-            }
-            if local.in_park.get() {
-                // Woken from inside `park` (I/O, timers): this worker still counts as asleep,
-                // and waking a sleeper now could pick this very worker, a wasted wake-up
-                // (for the reactor, an eventfd write and an extra epoll_wait). It decides
-                // once `park` returns.
-                return;
-            }
-            self.notify_for_local_work();
-        } else {
-            self.injector.push(task);
-            self.notify_one();
+        match self.own_worker() {
+            Some(local) => self.schedule_local(local, task, origin),
+            None => self.inject(task),
         }
+    }
+
+    /// Queues a woken task through the uncounted pointer in its header.
+    ///
+    /// Once the task is in the injector, a worker may run it to completion and the runtime may
+    /// be dropped, freeing the scheduler, before this thread's `notify_one` reads it: a wake
+    /// from outside the workers holds a count from before the push until after the notify. A
+    /// wake on one of this scheduler's own workers needs none (and pays no atomic operation for
+    /// it): that worker's loop holds a count for as long as it runs.
+    ///
+    /// # Safety
+    /// `this` is alive when called: the task was just notified while its body was not done, so
+    /// it holds its parent's pending slot, and so on up to the root, and the runtime frees its
+    /// scheduler only after the root has completed (see `Header::scheduler`).
+    pub(crate) unsafe fn schedule_woken(this: NonNull<Shared>, task: NodeRef) {
+        // SAFETY: alive now (the caller's guarantee).
+        let shared = unsafe { this.as_ref() };
+        match shared.own_worker() {
+            Some(local) => shared.schedule_local(local, task, Origin::Wake),
+            None => {
+                // SAFETY: `this` came from `as_raw` (what `Arc::into_raw` returns), and the
+                // scheduler is alive now.
+                let alive = unsafe {
+                    Arc::increment_strong_count(this.as_ptr());
+                    Arc::from_raw(this.as_ptr())
+                };
+                shared.inject(task);
+                // Perhaps the last count: then the scheduler is freed here, after its last use.
+                drop(alive);
+            }
+        }
+    }
+
+    /// This thread's worker loop, if it is one of this scheduler's. Its `run` holds a count of
+    /// the scheduler, so a caller that got `Some` needs no count of its own.
+    fn own_worker(&self) -> Option<&Local> {
+        let local = LOCAL.with(Cell::get);
+        if local.is_null() || context::worker_of() != self as *const Shared as usize {
+            return None;
+        }
+        // SAFETY: LOCAL points to the `Local` on this thread's stack while its worker loop
+        // runs (it is reset before `run` returns), and we are on that thread, inside that loop.
+        Some(unsafe { &*local })
+    }
+
+    /// Queues a task on this thread's own worker (`is_yield`: it woke itself and should let
+    /// others run first).
+    fn schedule_local(&self, local: &Local, task: NodeRef, origin: Origin) {
+        if origin == Origin::Yield {
+            local.queue.push(task);
+        } else if let Some(previous) = local.lifo.replace(Some(task)) {
+            local.queue.push(previous);
+            if local.queue.len() < backlog_worth_a_peer(origin) {
+                return;
+            }
+        } else {
+            return;
+        }
+        if local.in_park.get() {
+            // Woken from inside `park` (I/O, timers): this worker still counts as asleep,
+            // and waking a sleeper now could pick this very worker, a wasted wake-up
+            // (for the reactor, an eventfd write and an extra epoll_wait). It decides
+            // once `park` returns.
+            return;
+        }
+        self.notify_for_local_work();
+    }
+
+    /// Queues a task from outside this scheduler's workers. The caller keeps the scheduler
+    /// alive until this returns: once the task is pushed, it may run and complete at once.
+    fn inject(&self, task: NodeRef) {
+        self.injector.push(task);
+        self.notify_one();
     }
 
     /// Wakes a peer if this worker's queue holds a backlog of parallel work (`WORK_BACKLOG`):

@@ -1,5 +1,6 @@
 //! Loom models of parking: a push racing with a worker going to sleep never leaves work unrun
-//! (the Dekker handshake of `idle.rs` between `Shared::schedule` and the worker loop).
+//! (the Dekker handshake of `idle.rs` between `Shared::schedule` and the worker loop), and a
+//! push from outside the workers never notifies a scheduler that has been freed.
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p nursery-scheduler --test loom_park --release`
 //! (or `scripts/loom.sh`). A lost wake-up shows as a loom deadlock: the worker parked forever
@@ -70,6 +71,38 @@ fn with_two_workers_a_spawn_is_never_stranded_in_a_sleeping_workers_queue() {
         );
         drop(parent);
         rt.finish();
+    });
+}
+
+#[test]
+fn a_wake_from_a_plain_thread_racing_the_runtimes_drop_never_outlives_the_scheduler() {
+    // A task hands its waker to a plain thread and completes once woken; the main thread drops
+    // the runtime as soon as it has. The wake pushes the task into the injector and then
+    // notifies a worker: in between, the worker may run the task to completion and the runtime
+    // may be dropped. The model's `Park` is dropped with the scheduler and checks then that the
+    // wake is not under way on the plain thread (`WakeWatch`). Reaching that interleaving takes
+    // 2 preemptions (the worker awake at the push, the plain thread stopped right after it):
+    // at `LOOM_MAX_PREEMPTIONS=1` this model passes even on a scheduler without the count.
+    model(|| {
+        let watch = WakeWatch::default();
+        let rt = Harness::watched(1, &watch);
+        let plain = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let started = plain.clone();
+        let mut first = true;
+        let task = rt.spawn_root(poll_fn(move |cx| {
+            if !std::mem::replace(&mut first, false) {
+                return Poll::Ready(());
+            }
+            let (watch, waker) = (watch.clone(), cx.waker().clone());
+            let thread = loom::thread::spawn(move || watch.during(|| waker.wake_by_ref()));
+            *started.lock().unwrap() = Some(thread);
+            Poll::Pending
+        }));
+        drop(task);
+        // `Runtime::drop` once the task is done (it has nothing left to cancel).
+        rt.finish();
+        let thread = plain.lock().unwrap().take();
+        thread.expect("the task ran").join().unwrap();
     });
 }
 

@@ -26,9 +26,12 @@ pub(crate) struct Header {
     pub(crate) parent: UnsafeCell<Option<NonNull<Header>>>,
     /// Links in the parent's child list. Guarded by the parent's `tree` lock.
     pub(crate) siblings: UnsafeCell<Siblings>,
-    /// Where a wake pushes this task (`None` for groups). Not counted: a task is only pushed
-    /// while its body is not done, and the runtime frees its scheduler only after every task's
-    /// body is done (or never, if it gave up waiting for them).
+    /// Where a wake pushes this task (`None` for groups), from `Shared::as_raw`. Not counted: a
+    /// task is only submitted while its body is not done, and the runtime frees its scheduler
+    /// only after every task's body is done (or never, if it gave up waiting for them). That
+    /// covers a wake only up to its push: from then on the task may run and complete, so
+    /// `Shared::schedule_woken` counts the scheduler (off its own workers) until the wake has
+    /// notified a worker.
     pub(crate) scheduler: Option<NonNull<Shared>>,
     pub(crate) meta: Meta,
     /// One for the body (the future, or a group's owner) plus one per child not yet complete.

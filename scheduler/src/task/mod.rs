@@ -12,7 +12,6 @@ pub(crate) mod tree;
 mod waker;
 
 use std::future::Future;
-use std::ptr::NonNull;
 
 pub use error::{JoinError, SpawnError};
 pub use join::JoinHandle;
@@ -61,7 +60,7 @@ where
                 Kind::Task,
                 vtable,
                 Some(parent.ptr()),
-                Some(NonNull::from(&**shared)),
+                Some(Shared::as_raw(shared)),
                 Meta::new(shared.next_id(), shared.tree, Some(meta)),
             ),
             stage: crate::sync::UnsafeCell::new(Stage::Running(future)),

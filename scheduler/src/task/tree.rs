@@ -223,8 +223,9 @@ pub(crate) fn schedule_if_idle(task: &NodeRef) {
         let queued = unsafe { NodeRef::from_raw(task.ptr()) };
         if let Some(scheduler) = header.scheduler {
             // SAFETY: a task is only submitted while its body is not done, and the runtime
-            // keeps its scheduler alive until every task's body is done (see `Header`).
-            unsafe { scheduler.as_ref() }.schedule(queued, crate::worker::Origin::Wake);
+            // keeps its scheduler alive until every task's body is done (see `Header`); from
+            // the push on, `schedule_woken` keeps it alive itself.
+            unsafe { crate::worker::Shared::schedule_woken(scheduler, queued) };
         }
     }
 }

@@ -278,8 +278,12 @@ use std::task::{Context, Poll, Waker};
 /// path): an `unpark` before `park` makes it return at once; otherwise `park` blocks until
 /// `unpark`. A wake-up lost by the scheduler leaves a worker blocked forever, which loom reports
 /// as a deadlock (every thread blocked) when the model's main thread waits for the work.
+///
+/// The scheduler owns its `Park`, so the park's drop is the scheduler being freed: with a
+/// [`WakeWatch`] it checks that no wake on another thread may still touch the scheduler then.
 pub struct LoomPark {
     parkers: Vec<(loom::sync::Mutex<bool>, loom::sync::Condvar)>,
+    watch: Option<WakeWatch>,
 }
 
 impl LoomPark {
@@ -288,6 +292,53 @@ impl LoomPark {
             parkers: (0..workers)
                 .map(|_| (loom::sync::Mutex::new(false), loom::sync::Condvar::new()))
                 .collect(),
+            watch: None,
+        }
+    }
+}
+
+impl Drop for LoomPark {
+    fn drop(&mut self) {
+        if let Some(watch) = &self.watch {
+            watch.check_free();
+        }
+    }
+}
+
+/// Marks a wake a model makes from a plain thread, for [`LoomPark`]'s drop check: the
+/// scheduler must not be freed by one thread while another is inside such a wake (it may be
+/// between pushing the task and notifying a worker). Freed by the waking thread itself, at the
+/// end of its wake, is fine: that is its last use.
+///
+/// A check rather than a use-after-free: the state lives outside the scheduler, in std types
+/// (no loom operations, so no extra interleavings), and the check fails before the freed
+/// scheduler would be read. It is exact only for a call whose last loom operation touches the
+/// scheduler: `wake_by_ref`, not `wake` or a cancel, which then drop a task reference (a loom
+/// operation, where loom may free the scheduler on another thread, harmlessly).
+#[derive(Clone, Default)]
+pub struct WakeWatch(std::sync::Arc<std::sync::Mutex<Option<loom::thread::ThreadId>>>);
+
+impl WakeWatch {
+    /// Runs `f` (a `wake_by_ref`) marked as in progress.
+    pub fn during<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.set(Some(loom::thread::current().id()));
+        let result = f();
+        self.set(None);
+        result
+    }
+
+    fn set(&self, waking: Option<loom::thread::ThreadId>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = waking;
+    }
+
+    fn check_free(&self) {
+        let waking = *self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(waker) = waking {
+            assert_eq!(
+                waker,
+                loom::thread::current().id(),
+                "the scheduler was freed while a wake on another thread could still touch it"
+            );
         }
     }
 }
@@ -321,7 +372,18 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(workers: usize) -> Harness {
-        let (scheduler, runners) = Scheduler::new(workers, LoomPark::new(workers));
+        Harness::with_park(workers, LoomPark::new(workers))
+    }
+
+    /// With a park whose drop checks that no wake watched by `watch` is in progress.
+    pub fn watched(workers: usize, watch: &WakeWatch) -> Harness {
+        let mut park = LoomPark::new(workers);
+        park.watch = Some(watch.clone());
+        Harness::with_park(workers, park)
+    }
+
+    fn with_park(workers: usize, park: LoomPark) -> Harness {
+        let (scheduler, runners) = Scheduler::new(workers, park);
         let root = scheduler.new_root();
         let workers = runners
             .into_iter()
