@@ -133,11 +133,6 @@ pub fn with_current_node<R>(f: impl FnOnce(Option<&NodeRef>) -> R) -> R {
     }
 }
 
-/// Whether a task (or a group's body entered with [`enter`]) is running on this thread.
-pub(crate) fn in_task() -> bool {
-    CURRENT_NODE.with(Cell::get).is_some()
-}
-
 pub(crate) fn set_worker_of(shared: usize) -> usize {
     WORKER_OF.with(|w| w.replace(shared))
 }

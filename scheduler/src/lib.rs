@@ -28,6 +28,7 @@ pub mod context;
 pub mod coop;
 mod group;
 mod idle;
+mod lifo_slot;
 mod park;
 mod poll_slot;
 mod sync;

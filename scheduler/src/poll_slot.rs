@@ -153,6 +153,16 @@ impl PollSlot {
         self.seq.store(seq + 1, Release);
     }
 
+    /// The sequence number alone, as a peer sees it (odd during a poll).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Acquire)
+    }
+
+    /// The owner's own view of its sequence number (odd during a poll).
+    pub(crate) fn own_seq(&self) -> u64 {
+        self.seq.load(Relaxed)
+    }
+
     /// Called by the slot's own worker only.
     pub(crate) fn end(&self) {
         let seq = self.seq.load(Relaxed);

@@ -9,9 +9,10 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::context;
 use crate::idle::Idle;
+use crate::lifo_slot::LifoSlot;
 use crate::park::Park;
 use crate::poll_slot::{PollSlot, PollSnapshot};
-use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
 use crate::sync::Arc;
 use crate::task::{self, JoinHandle, NodeRef, SpawnError, SpawnMeta};
 
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     /// This scheduler's tree, unique in the process (`Meta::tree` of every node in it).
     pub(crate) tree: u32,
     polls: Box<[PollSlot]>,
+    /// Each worker's LIFO slot (see `lifo_slot.rs`).
+    lifos: Box<[LifoSlot]>,
     /// Keeps the pool of recycled task cells while this scheduler lives.
     _cells: crate::task::recycle::PoolUser,
 }
@@ -45,37 +48,10 @@ pub(crate) enum Origin {
     Yield,
 }
 
-/// How many tasks must wait in a worker's own queue before a task pushed there, displaced from
-/// the LIFO slot, wakes a sleeping peer to steal some.
-///
-/// Tasks that wake each other while running pass messages (a channel, a oneshot, a ring of
-/// them): each woken task runs here within a few polls, its data still in this core's cache,
-/// and its waker usually goes idle right after. Waking a peer for such a task costs the waker a
-/// syscall on every hop and moves the conversation between cores; a peer is woken only when a
-/// real backlog builds up. New tasks, and tasks woken from outside any task (I/O readiness,
-/// timers), are the signal of parallel work: a peer is woken as soon as two wait.
-fn backlog_worth_a_peer(origin: Origin) -> usize {
-    let woken_by_a_task = origin == Origin::Wake && context::in_task();
-    if woken_by_a_task {
-        MESSAGE_BACKLOG
-    } else {
-        WORK_BACKLOG
-    }
-}
-
-/// See [`backlog_worth_a_peer`]: queued tasks that are parallel work worth a peer.
-const WORK_BACKLOG: usize = 2;
-
-/// See [`backlog_worth_a_peer`]. Above the few tasks that pile up behind the LIFO slot when a
-/// conversation runs here (the slot runs at most `MAX_LIFO_STREAK` times in a row, each time
-/// displacing one task).
-const MESSAGE_BACKLOG: usize = 8;
-
 /// The worker-local half, reachable from wakers running on the worker's own thread.
 struct Local {
     index: usize,
     queue: Worker<NodeRef>,
-    lifo: Cell<Option<NodeRef>>,
     /// Inside `Park::park` (the reactor or timers are waking tasks from this thread).
     in_park: Cell<bool>,
 }
@@ -158,27 +134,36 @@ impl Shared {
         Some(unsafe { &*local })
     }
 
-    /// Queues a task on this thread's own worker (`is_yield`: it woke itself and should let
-    /// others run first).
+    /// Queues a task on this thread's own worker: a yield at the back of its queue, anything
+    /// else in its LIFO slot (the task there before moves to the queue).
+    ///
+    /// Then the work-conserving rule: a task that this worker will not run next must not wait
+    /// while a peer sleeps. During a poll every queued task waits (the poll may go on for
+    /// long); between polls, and for a yield (its poll is over), all but the one this worker
+    /// runs next. If any waits, a sleeping peer is woken, unless one is already searching: it
+    /// will find the task, in the queue or, if the poll that woke it still runs, in the LIFO
+    /// slot (`LifoSlot::steal`). The searcher throttles the wake-ups: while it is on its way,
+    /// further pushes wake nobody.
     fn schedule_local(&self, local: &Local, task: NodeRef, origin: Origin) {
+        let lifo = &self.lifos[local.index];
+        let seq = self.polls[local.index].own_seq();
         if origin == Origin::Yield {
             local.queue.push(task);
-        } else if let Some(previous) = local.lifo.replace(Some(task)) {
+        } else if let Some(previous) = lifo.put(task, seq) {
             local.queue.push(previous);
-            if local.queue.len() < backlog_worth_a_peer(origin) {
-                return;
-            }
-        } else {
-            return;
         }
         if local.in_park.get() {
             // Woken from inside `park` (I/O, timers): this worker still counts as asleep,
             // and waking a sleeper now could pick this very worker, a wasted wake-up
             // (for the reactor, an eventfd write and an extra epoll_wait). It decides
-            // once `park` returns.
+            // once `park` returns (`share_local_backlog`).
             return;
         }
-        self.notify_for_local_work();
+        let in_poll = seq % 2 == 1 && origin != Origin::Yield;
+        let runs_next_here = usize::from(!in_poll);
+        if local.queue.len() + usize::from(lifo.is_occupied()) > runs_next_here {
+            self.notify_for_local_work();
+        }
     }
 
     /// Queues a task from outside this scheduler's workers. The caller keeps the scheduler
@@ -188,21 +173,22 @@ impl Shared {
         self.notify_one();
     }
 
-    /// Wakes a peer if this worker's queue holds a backlog of parallel work (`WORK_BACKLOG`):
-    /// for pushes that could not decide at the time (from inside `park`, or below
-    /// `MESSAGE_BACKLOG`).
+    /// Between polls (after `park`, at the maintenance tick): wakes a peer if more tasks wait
+    /// here than the one this worker runs next.
     fn share_local_backlog(&self, local: &Local) {
-        if local.queue.len() >= WORK_BACKLOG {
+        let lifo = usize::from(self.lifos[local.index].is_occupied());
+        if local.queue.len() + lifo >= 2 {
             self.notify_for_local_work();
         }
     }
 
-    /// After a push into this worker's own queue. A wake-up missed here loses no task (this
-    /// worker is awake and will run it, and shares a lasting backlog at its maintenance tick),
-    /// so a plain look at the idle state may skip the fence of [`notify_one`](Self::notify_one)
-    /// when every worker is awake or one is already searching: the common case on a busy
-    /// runtime, where that fence was most of the cost of a `yield_now`.
+    /// After a push into this worker's own queue that leaves a task waiting. The fence pairs
+    /// with the one of a parking worker (`Idle::park`, then `work_for_a_parking_worker`):
+    /// either it sees the task, or this sees it asleep. Then the plain look at the idle state
+    /// spares the lock of [`notify_one`](Self::notify_one) when every worker is awake or one is
+    /// already searching: the common case on a busy runtime.
     fn notify_for_local_work(&self) {
+        fence(SeqCst);
         if self.idle.nobody_to_wake_hint() {
             return;
         }
@@ -221,7 +207,15 @@ impl Shared {
     /// only spin.
     fn work_for_a_parking_worker(&self) -> bool {
         !self.injector.is_empty()
-            || (!self.idle.anyone_searching() && self.stealers.iter().any(|s| !s.is_empty()))
+            || (!self.idle.anyone_searching()
+                && (0..self.stealers.len()).any(|i| self.has_work_for_a_peer(i)))
+    }
+
+    /// Whether worker `index` holds tasks a peer may take: in its queue, or in its LIFO slot
+    /// behind the poll that put it there.
+    fn has_work_for_a_peer(&self, index: usize) -> bool {
+        !self.stealers[index].is_empty()
+            || self.lifos[index].stuck_behind(|| self.polls[index].seq())
     }
 }
 
@@ -412,6 +406,7 @@ impl Scheduler {
             next_id: AtomicU64::new(1),
             tree: next_tree(),
             polls: (0..workers).map(|_| PollSlot::default()).collect(),
+            lifos: (0..workers).map(|_| LifoSlot::new()).collect(),
             _cells: crate::task::recycle::PoolUser::register(),
         });
         let runners = queues
@@ -917,7 +912,7 @@ impl Scheduler {
     /// # scheduler.drain();
     /// ```
     pub fn share_backlog_of(&self, index: usize) {
-        if !self.shared.stealers[index].is_empty() {
+        if self.shared.has_work_for_a_peer(index) {
             self.shared.notify_one();
         }
     }
@@ -1120,7 +1115,6 @@ impl WorkerRunner {
         let local = Local {
             index: self.index,
             queue: self.queue,
-            lifo: Cell::new(None),
             in_park: Cell::new(false),
         };
         let previous_worker = context::set_worker_of(Arc::as_ptr(&shared) as usize);
@@ -1137,8 +1131,8 @@ impl WorkerRunner {
             tick = tick.wrapping_add(1);
             if tick % MAINTENANCE_INTERVAL == 0 {
                 shared.park.poll_events(local.index);
-                // Woken tasks below MESSAGE_BACKLOG wake no peer when queued; if they are
-                // still waiting here a maintenance interval later, share them.
+                // A safety net: tasks still waiting here a maintenance interval later (a wake
+                // that found every worker awake, which then parked) are shared.
                 shared.share_local_backlog(&local);
             }
             let mut task = next_task(
@@ -1190,7 +1184,7 @@ impl WorkerRunner {
         }
 
         shared.park.on_worker_stop(local.index);
-        drop(local.lifo.take());
+        drop(shared.lifos[local.index].take());
         while local.queue.pop().is_some() {}
         LOCAL.with(|l| l.set(previous_local));
         context::set_worker_of(previous_worker);
@@ -1205,13 +1199,19 @@ fn next_task(
     lifo_streak: &mut u32,
     from_injector: &mut bool,
 ) -> Option<NodeRef> {
+    let lifo = &shared.lifos[local.index];
     if tick % MAINTENANCE_INTERVAL == 0 {
         if let Steal::Success(task) = steal_retrying(&shared.injector) {
             *from_injector = true;
+            // The task in the LIFO slot now waits behind this one: where a peer can take it.
+            if let Some(waiting) = lifo.take() {
+                local.queue.push(waiting);
+                shared.notify_for_local_work();
+            }
             return Some(task);
         }
     }
-    if let Some(task) = local.lifo.take() {
+    if let Some(task) = lifo.take() {
         if *lifo_streak < MAX_LIFO_STREAK {
             *lifo_streak += 1;
             return Some(task);
@@ -1269,7 +1269,8 @@ fn watch_injector(shared: &Shared) -> bool {
     }
 }
 
-/// Steals half of a random peer's queue (searching workers only).
+/// Steals half of a random peer's queue, else from the injector, else a peer's LIFO task stuck
+/// behind its poll (searching workers only).
 fn steal(shared: &Shared, local: &Local, rng: &mut XorShift) -> Option<NodeRef> {
     let n = shared.stealers.len();
     let start = (rng.next() as usize) % n;
@@ -1289,7 +1290,14 @@ fn steal(shared: &Shared, local: &Local, rng: &mut XorShift) -> Option<NodeRef> 
         }
     }
     // Work may have been injected while we looked at the peers.
-    steal_retrying(&shared.injector).success()
+    if let Some(task) = steal_retrying(&shared.injector).success() {
+        return Some(task);
+    }
+    // Last, a task a peer's poll woke into its LIFO slot and that poll still runs.
+    (0..n)
+        .map(|i| (start + i) % n)
+        .filter(|&victim| victim != local.index)
+        .find_map(|victim| shared.lifos[victim].steal(|| shared.polls[victim].seq()))
 }
 
 /// A tiny PRNG to pick the first steal victim.

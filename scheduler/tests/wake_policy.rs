@@ -1,6 +1,8 @@
-//! When a queued task wakes a sleeping worker (`Shared::schedule`, `backlog_worth_a_peer`):
-//! tasks woken by a running task pass messages and stay here until a backlog builds up; new
-//! tasks, and tasks woken from outside any task (I/O, timers), wake a peer as soon as two wait.
+//! When a queued task wakes a sleeping worker (`Shared::schedule_local`): the work-conserving
+//! rule. A task that its worker will not run next never waits while a peer sleeps: during a
+//! poll every task it queues (woken or new) wakes a peer, and a peer can take a task woken into
+//! the LIFO slot while the poll that woke it still runs; between polls (inside `park`, after a
+//! yield) all but the one the worker runs next.
 //!
 //! The tests drive a scheduler with a `Park` of their own that counts `unpark` calls per worker
 //! and can resume one parked worker "for I/O" (as the runtime's reactor does): that worker runs
@@ -253,20 +255,109 @@ fn conclusive(scenario: impl Fn() -> Option<usize>) -> usize {
 }
 
 #[test]
-fn a_few_tasks_woken_by_a_task_stay_on_its_worker() {
-    assert_eq!(
-        conclusive(|| peer_wakes_when_a_task_wakes(3, false)),
-        0,
-        "message passing woke a sleeping peer"
+fn a_single_task_woken_by_a_running_task_wakes_a_sleeping_peer() {
+    // The poll that woke it may go on for long: the woken task must not wait for it.
+    assert!(
+        conclusive(|| peer_wakes_when_a_task_wakes(1, false)) >= 1,
+        "a woken task waited behind the running poll while a peer slept"
     );
 }
 
 #[test]
-fn a_backlog_of_tasks_woken_by_a_task_wakes_a_sleeping_peer() {
-    assert!(
-        conclusive(|| peer_wakes_when_a_task_wakes(16, false)) >= 1,
-        "sixteen woken tasks waited behind one worker"
+fn a_task_woken_into_the_lifo_slot_runs_on_a_peer_while_the_waker_computes() {
+    // A dispatcher that wakes one task and goes on computing: the woken task sits in the
+    // worker's LIFO slot; the peer must take it from there while the dispatcher's poll runs.
+    let s = setup();
+    let ran_during_the_poll = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = oneshot::channel::<()>();
+    let (receiver_ran, ran) = (
+        Arc::new(AtomicBool::new(false)),
+        ran_during_the_poll.clone(),
     );
+    let flag = receiver_ran.clone();
+    let receiver = s
+        .scheduler
+        .spawn(
+            s.root.node(),
+            async move {
+                let _ = rx.await;
+                flag.store(true, SeqCst);
+            },
+            SpawnMeta::here(),
+            "root",
+        )
+        .unwrap();
+    let park = s.park.clone();
+    let dispatcher = async move {
+        WaitForIo(park, false).await;
+        tx.send(()).unwrap();
+        // Compute until the woken task has run elsewhere (at most 10 s).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !receiver_ran.load(SeqCst) && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        ran.store(receiver_ran.load(SeqCst), SeqCst);
+    };
+    let handle = s
+        .scheduler
+        .spawn(s.root.node(), dispatcher, SpawnMeta::here(), "root")
+        .unwrap();
+    s.park.wait_until_settled();
+    s.park.deliver_io_to(0);
+    futures::executor::block_on(handle).unwrap();
+    futures::executor::block_on(receiver).unwrap();
+    s.finish();
+    assert!(
+        ran_during_the_poll.load(SeqCst),
+        "the woken task waited in the LIFO slot until the dispatcher's poll ended"
+    );
+}
+
+#[test]
+fn several_tasks_woken_by_a_task_wake_a_sleeping_peer() {
+    assert!(
+        conclusive(|| peer_wakes_when_a_task_wakes(3, false)) >= 1,
+        "three woken tasks waited behind one worker"
+    );
+}
+
+#[test]
+fn a_lone_task_that_yields_wakes_no_peer() {
+    // Its poll is over and nothing else waits: this worker runs it next.
+    let wakes = conclusive(|| {
+        peer_wakes_during(
+            |_, _| (),
+            |(), scheduler, group| {
+                let task = async {
+                    for _ in 0..100 {
+                        YieldOnce(false).await;
+                    }
+                };
+                let handle = scheduler.spawn(group.node(), task, SpawnMeta::here(), "scope");
+                drop(handle);
+            },
+        )
+    });
+    // The spawn itself (during the poll) may wake the peer once; the hundred yields may not.
+    assert!(
+        wakes <= 1,
+        "a lone yielding task woke the peer {wakes} times"
+    );
+}
+
+/// Pending once, waking itself (a `yield_now`).
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 #[test]

@@ -41,6 +41,8 @@ mod coop;
 mod group;
 #[path = "../../src/idle.rs"]
 mod idle;
+#[path = "../../src/lifo_slot.rs"]
+mod lifo_slot;
 #[path = "../../src/park.rs"]
 mod park;
 #[path = "../../src/poll_slot.rs"]
@@ -55,7 +57,7 @@ mod worker;
 pub use group::Group;
 pub use park::Park;
 pub use poll_slot::PollSnapshot;
-pub use task::{JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
+pub use task::{Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
 pub use worker::{Scheduler, WorkerRunner};
 
 /// Linearizable stand-ins for crossbeam-deque's `Worker`, `Stealer` and `Injector`, built from
