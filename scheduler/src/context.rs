@@ -23,6 +23,8 @@ thread_local! {
     static CURRENT_NODE: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
     /// The `Shared` of the worker loop running on this thread, as an address for comparison.
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+    /// Inside [`wake_as_io`].
+    static WAKING_FOR_IO: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Restores the previous current node when dropped (the worker's, around each poll: the
@@ -136,6 +138,36 @@ pub fn with_current_node<R>(f: impl FnOnce(Option<&NodeRef>) -> R) -> R {
 /// Whether a task (or a group's body entered with [`enter`]) is running on this thread.
 pub(crate) fn in_task() -> bool {
     CURRENT_NODE.with(Cell::get).is_some()
+}
+
+/// Whether a wake made now is a task waking another (a message), not I/O readiness found from
+/// inside a task ([`wake_as_io`]).
+pub(crate) fn woken_by_a_task() -> bool {
+    in_task() && !WAKING_FOR_IO.with(Cell::get)
+}
+
+/// Runs `wake`, whose wakes count as I/O readiness even inside a task: a task woken from here
+/// is work for a peer worker, not a message from the running task (which the scheduler keeps
+/// on this worker). For a reactor that finds ready I/O from inside the task that caused it
+/// (the runtime passes it as the reactor's `Config::look_wakes`).
+///
+/// ```
+/// use nursery_scheduler::context::wake_as_io;
+///
+/// let mut woken = 0;
+/// wake_as_io(&mut || woken += 1); // a reactor would wake its ready waiters here
+/// assert_eq!(woken, 1);
+/// ```
+pub fn wake_as_io(wake: &mut dyn FnMut()) {
+    /// Restores the previous state, on unwind too.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            WAKING_FOR_IO.with(|w| w.set(self.0));
+        }
+    }
+    let _restore = Restore(WAKING_FOR_IO.with(|w| w.replace(true)));
+    wake();
 }
 
 pub(crate) fn set_worker_of(shared: usize) -> usize {

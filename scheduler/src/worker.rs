@@ -53,9 +53,10 @@ pub(crate) enum Origin {
 /// and its waker usually goes idle right after. Waking a peer for such a task costs the waker a
 /// syscall on every hop and moves the conversation between cores; a peer is woken only when a
 /// real backlog builds up. New tasks, and tasks woken from outside any task (I/O readiness,
-/// timers), are the signal of parallel work: a peer is woken as soon as two wait.
+/// timers) or for I/O found from inside one ([`context::wake_as_io`]: the reactor's look after
+/// a write), are the signal of parallel work: a peer is woken as soon as two wait.
 fn backlog_worth_a_peer(origin: Origin) -> usize {
-    let woken_by_a_task = origin == Origin::Wake && context::in_task();
+    let woken_by_a_task = origin == Origin::Wake && context::woken_by_a_task();
     if woken_by_a_task {
         MESSAGE_BACKLOG
     } else {
