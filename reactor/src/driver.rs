@@ -17,6 +17,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use parking_lot::Mutex;
 use slab::Slab;
 
+use crate::config::Config;
 use crate::error;
 use crate::ready::Ready;
 use crate::scheduled_io::ScheduledIo;
@@ -97,6 +98,8 @@ pub(crate) struct Inner {
     unpark_pending: AtomicBool,
     /// Every live registration.
     registrations: Mutex<Registrations>,
+    /// What a write to one of our own sockets does.
+    config: Config,
 }
 
 struct Registrations {
@@ -122,6 +125,25 @@ impl Reactor {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn new() -> io::Result<Reactor> {
+        Reactor::with_config(Config::new())
+    }
+
+    /// Creates a reactor with its own `mio::Poll`, configured by `config`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reactor::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nursery_reactor::{Config, Reactor};
+    ///
+    /// let reactor = Reactor::with_config(Config::new().wake_local_peers(false))?;
+    /// assert!(!reactor.handle().wakes_local_peers());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_config(config: Config) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), token::WAKER)?;
         let registry = poll.registry().try_clone()?;
@@ -134,6 +156,7 @@ impl Reactor {
                 next_generation: 0,
                 is_shutdown: false,
             }),
+            config,
         };
         Ok(Reactor {
             poll,
@@ -288,10 +311,10 @@ impl Handle {
     /// four), from any thread, without waiting for the thread that turns the [`Reactor`]
     /// (which may be blocked in it at the same time). Returns whether a task was woken.
     ///
-    /// The net types call it right after a write to a peer on this machine (a loopback TCP
-    /// connection, a Unix stream): if the peer is one of this reactor's sockets, its reader is
-    /// woken on the writer's thread (for a runtime worker, onto that worker, where the bytes
-    /// are). The event of that write is among the oldest not yet taken, behind at most a few
+    /// The net types call it right after a write to a peer that is one of this process's
+    /// sockets (see [`Config::wake_local_peers`]): the peer's reader is woken on the writer's
+    /// thread (for a runtime worker, onto that worker, where the bytes are). The event of that
+    /// write is among the oldest not yet taken, behind at most a few
     /// that wake nobody (a new socket's first "writable"); a younger one, from another
     /// thread's write a moment later, stays for that thread (see `epoll_oldest.rs`).
     ///
@@ -342,12 +365,18 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wake_one_ready(&self) -> bool {
+        self.wake_oldest_ready().is_some()
+    }
+
+    /// [`wake_one_ready`](Handle::wake_one_ready), returning the token of the registration
+    /// whose event woke a task.
+    pub(crate) fn wake_oldest_ready(&self) -> Option<Token> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             use std::os::fd::AsRawFd;
             let inner = &*self.inner;
             let mut took_unpark = false;
-            let mut woke = false;
+            let mut woke = None;
             let mut wakers = Vec::new();
             let mut events = 0;
             while events < MAX_EVENTS_PER_WAKE_ONE {
@@ -367,8 +396,8 @@ impl Handle {
                     continue;
                 }
                 events += 1;
-                woke = inner.registrations.lock().apply(token, ready, &mut wakers);
-                if woke {
+                if inner.registrations.lock().apply(token, ready, &mut wakers) {
+                    woke = Some(token);
                     break;
                 }
             }
@@ -382,11 +411,32 @@ impl Handle {
             }
             // Woken last, after the re-arm: a waker's panic, passed on from here, must not
             // cost the turn its wake-up.
-            wake_all(&mut wakers);
+            if !wakers.is_empty() {
+                wake_all(&mut wakers);
+            }
             woke
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        false
+        None
+    }
+
+    /// Whether writes to streams whose peer is one of this process's sockets wake that peer's
+    /// reader at once (see [`Config::wake_local_peers`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reactor = nursery_reactor::Reactor::new()?;
+    /// assert!(reactor.handle().wakes_local_peers()); // the default
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wakes_local_peers(&self) -> bool {
+        self.inner.config.wake_local_peers
+    }
+
+    /// An address that tells this reactor apart from every other one alive.
+    pub(crate) fn reactor_id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     /// Shuts the reactor down: every registration's pending and future polls

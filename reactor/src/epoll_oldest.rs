@@ -11,8 +11,8 @@
 //! nothing). The event bits are read exactly as mio reads them (`mio::event::Event` cannot be
 //! built from raw bits).
 //!
-//! With `net/tcp_inq.rs`, the only `unsafe` of this crate: the system call and the event it
-//! fills.
+//! With `net/tcp_inq.rs` and `net/peer_cred.rs`, the only `unsafe` of this crate: the system
+//! call and the event it fills.
 #![allow(unsafe_code)]
 
 use std::io;

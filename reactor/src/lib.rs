@@ -8,9 +8,9 @@
 //! - the [`Handle`]: the thread-safe side (register sources, [`unpark`] a
 //!   blocked turn, [`shutdown`], and [`Handle::wake_one_ready`], which collects
 //!   ready events, oldest first, until one wakes a task, from any thread and
-//!   without blocking: the net types call it after a write to a peer on this
-//!   machine, so that the reader runs on the writer's core) and the
-//!   thread-local "current reactor";
+//!   without blocking: the net types call it after a write to a peer that is
+//!   one of this process's sockets, so that the reader runs on the writer's
+//!   core; [`Config`] turns that off) and the thread-local "current reactor";
 //! - [`Registration`]: one source's slot (a slab index plus a generation in
 //!   the mio token), its per-direction readiness with the tick that makes
 //!   clearing after `WouldBlock` race-free, and the tasks waiting on each
@@ -68,10 +68,11 @@
 //! [`shutdown`]: Handle::shutdown
 
 #![deny(missing_docs, missing_debug_implementations)]
-// The exceptions, `net/tcp_inq.rs` and `epoll_oldest.rs`, allow it for system calls that std
-// and mio lack.
+// The exceptions, `net/tcp_inq.rs`, `net/peer_cred.rs` and `epoll_oldest.rs`, allow it for
+// system calls that std and mio lack.
 #![deny(unsafe_code)]
 
+mod config;
 mod context;
 mod driver;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -86,6 +87,7 @@ mod scheduled_io;
 mod token;
 mod waiters;
 
+pub use config::Config;
 pub use context::EnterGuard;
 pub use driver::{Handle, Reactor};
 pub use registration::Registration;

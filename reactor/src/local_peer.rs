@@ -1,49 +1,150 @@
-//! Writes to a peer on this machine wake its reader at once, on the writer's core.
+//! Writes to one of our own sockets wake its reader at once, on the writer's core.
 //!
 //! A write to a loopback TCP connection or a Unix stream is delivered by the kernel inside the
-//! `send` call: when it returns, the peer socket is already readable. When that peer belongs
-//! to this process, its reader can run next, on this core, while the bytes are still in its
-//! cache, the way a task woken through a channel does. Left to the reactor's next turn
-//! (usually another worker's), every message of such a conversation crosses cores: for a
-//! loopback echo on two workers that doubled the CPU time of the exchange (two workers were
-//! slower than one). So after such a write the net types collect ready events, oldest first,
-//! until one wakes a task ([`Handle::wake_one_ready`]): the write's own event is the oldest
-//! that wakes someone, and its reader is woken from inside the writing task, like a channel
-//! receiver. A write to a remote peer collects nothing: nothing there can be ready yet, and the
-//! extra `epoll_wait` would be pure cost; nor, mostly, does a write to a local peer that
-//! keeps turning out not to be ours (see [`LocalPeer`]).
+//! `send` call: when it returns, the peer socket is already readable. When that peer is a
+//! socket of this process, registered with the same reactor, its reader can run next, on this
+//! core, while the bytes are still in its cache, the way a task woken through a channel does.
+//! Left to the reactor's next turn (usually another worker's), every message of such a
+//! conversation crosses cores: for a loopback echo on two workers that doubled the CPU time of
+//! the exchange (two workers were slower than one). So after such a write the net types
+//! collect ready events, oldest first, until one wakes a task ([`Handle::wake_one_ready`]):
+//! the write's own event is the oldest that wakes someone, and its reader is woken from inside
+//! the writing task, like a channel receiver.
+//!
+//! Only a peer that is ours is looked for: a look after a write to any other peer (a load
+//! generator in another process on loopback) finds nothing of its own, takes events the
+//! reactor's turn would have handed to idle workers, and costs an `epoll_wait` per write. A
+//! stream learns whether its peer is ours once, when it is made:
+//!
+//! - a Unix stream from `SO_PEERCRED` (the peer's pid is ours; a `pair` is ours by
+//!   construction, and each half knows the other's registration);
+//! - a TCP stream with a loopback peer from a process-wide registry of our TCP streams, keyed
+//!   by (local address, peer address): its peer is ours iff the registry holds the reversed
+//!   pair, on the same reactor. Whichever end of a connection is registered second (the
+//!   client's `connect` or the server's `accept`, in either order) finds the first and marks
+//!   both, with each other's registration.
+//!
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, LazyLock, Weak};
+
+use mio::Token;
+use parking_lot::Mutex;
 
 use crate::driver::Handle;
 
-/// Looks that found no reader in a row before a stream looks after one write in
-/// [`BACKOFF_PERIOD`] only.
+/// Looks that did not find the peer's reader in a row before a stream looks after one write
+/// in [`BACKOFF_PERIOD`] only.
 const MISSES_BEFORE_BACKOFF: u32 = 8;
 /// See [`MISSES_BEFORE_BACKOFF`].
 const BACKOFF_PERIOD: u32 = 16;
+/// `peer_token` while the peer's registration is not known (never a registration's token:
+/// it is the reactor's own waker's).
+const UNKNOWN_PEER: usize = usize::MAX;
 
-/// The local-peer state of one stream: how often looking after a write found a reader.
+/// The local-peer state of one stream whose peer is, or may turn out to be, one of our sockets.
 ///
-/// A local peer is often not ours (another process, or a thread reading it with blocking
-/// calls); then each look is an `epoll_wait` that finds nothing. After eight such looks in a
-/// row the stream looks after one write in sixteen only, and after every write again as soon
-/// as a look wakes someone. (Concurrent writers through split halves may race on the count;
-/// it only steers how often to look.)
-#[derive(Debug, Default)]
+/// Whether the peer is ours, its registration if known, and how often looking after a write
+/// found its reader. A look finds it when the event that wakes a task is the peer's (or, where
+/// the peer's registration is not known, any event that wakes a task). The peer's reader is
+/// often not waiting (it is busy, or gone); then each look is an `epoll_wait` that finds
+/// nothing, or another socket's event. After eight such looks in a row the stream looks after
+/// one write in sixteen only, and after every write again as soon as a look finds the reader.
+/// (Concurrent writers through split halves may race on the count; it only steers how often
+/// to look.)
+#[derive(Debug)]
 pub(crate) struct LocalPeer {
+    /// Whether the peer is one of our sockets on the same reactor: only then do writes look.
+    /// A TCP stream learns it when its peer is registered, if that comes after it.
+    ours: AtomicBool,
+    /// The peer's registration token, or [`UNKNOWN_PEER`].
+    peer_token: AtomicUsize,
     misses: AtomicU32,
+    /// Its key in the registry of TCP streams, for a TCP stream.
+    tcp_key: Option<TcpKey>,
+    /// Looks performed, for tests.
+    #[cfg(test)]
+    looks: AtomicUsize,
 }
 
 impl LocalPeer {
-    /// After bytes went to the peer: wake whichever of our readers they reached, if it is
-    /// time to look.
-    pub(crate) fn after_write(&self, handle: &Handle) {
-        if self.should_look() {
-            self.record(wake_reader(handle));
+    fn new(ours: bool, tcp_key: Option<TcpKey>) -> LocalPeer {
+        LocalPeer {
+            ours: AtomicBool::new(ours),
+            peer_token: AtomicUsize::new(UNKNOWN_PEER),
+            misses: AtomicU32::new(0),
+            tcp_key,
+            #[cfg(test)]
+            looks: AtomicUsize::new(0),
         }
+    }
+
+    /// The state of a Unix stream registered with `handle`, whose peer is this process if
+    /// `peer_is_this_process()` says so (asked only when `handle`'s reactor looks at all);
+    /// `None` when writes never look.
+    pub(crate) fn unix(
+        handle: &Handle,
+        peer_is_this_process: impl FnOnce() -> bool,
+    ) -> Option<Arc<LocalPeer>> {
+        let looks = cfg!(any(target_os = "linux", target_os = "android"))
+            && handle.wakes_local_peers()
+            && peer_is_this_process();
+        looks.then(|| Arc::new(LocalPeer::new(true, None)))
+    }
+
+    /// The state of a TCP stream registered with `handle` under `token`, connected to `peer`,
+    /// with the local address `local()` (asked only for a loopback peer); `None` when writes
+    /// never look (a peer that is not on loopback, a reactor that does not look).
+    pub(crate) fn tcp(
+        handle: &Handle,
+        token: Token,
+        peer: SocketAddr,
+        local: impl FnOnce() -> std::io::Result<SocketAddr>,
+    ) -> Option<Arc<LocalPeer>> {
+        if !cfg!(any(target_os = "linux", target_os = "android"))
+            || !handle.wakes_local_peers()
+            || !is_loopback(&peer)
+        {
+            return None;
+        }
+        let key = TcpKey {
+            local: canonical(local().ok()?),
+            peer: canonical(peer),
+        };
+        let this = Arc::new(LocalPeer::new(false, Some(key)));
+        register_tcp(&this, key, token, handle.reactor_id());
+        Some(this)
+    }
+
+    /// Marks the peer as ours, with its registration token.
+    fn found_peer(&self, peer: Token) {
+        self.peer_token.store(peer.0, Relaxed);
+        self.ours.store(true, Relaxed);
+    }
+
+    /// After bytes went to the peer: if it is ours and it is time to look, wake whichever of
+    /// our readers they reached.
+    pub(crate) fn after_write(&self, handle: &Handle) {
+        if self.ours.load(Relaxed) && self.should_look() {
+            #[cfg(test)]
+            self.looks.fetch_add(1, Relaxed);
+            self.record(wake_reader(handle, self.peer_token.load(Relaxed)));
+        }
+    }
+
+    /// How many looks writes to this stream performed.
+    #[cfg(test)]
+    pub(crate) fn looks(&self) -> usize {
+        self.looks.load(Relaxed)
+    }
+
+    /// Whether the peer is known to be one of our sockets.
+    #[cfg(test)]
+    pub(crate) fn is_ours(&self) -> bool {
+        self.ours.load(Relaxed)
     }
 
     /// Whether to look after this write (counting it while backing off).
@@ -64,9 +165,9 @@ impl LocalPeer {
     }
 
     /// What a look found.
-    fn record(&self, woke_someone: bool) {
+    fn record(&self, found_reader: bool) {
         let misses = self.misses.load(Relaxed);
-        let next = if woke_someone {
+        let next = if found_reader {
             0
         } else if misses < MISSES_BEFORE_BACKOFF {
             misses + 1
@@ -77,13 +178,21 @@ impl LocalPeer {
     }
 }
 
-/// Collects ready events, oldest first, until one wakes a reader; returns whether one did.
+/// Makes the two halves of a Unix stream pair, registered under `a_token` and `b_token`, know
+/// each other's registration.
+pub(crate) fn link_pair(a: &LocalPeer, a_token: Token, b: &LocalPeer, b_token: Token) {
+    a.found_peer(b_token);
+    b.found_peer(a_token);
+}
+
+/// Collects ready events, oldest first, until one wakes a reader; returns whether that was the
+/// peer's (registered under `peer_token`, or anyone's if that is [`UNKNOWN_PEER`]).
 ///
 /// A waker that panics is reported and its panic not passed on: it belongs to whoever waits
 /// on the peer, not to the task that wrote.
-fn wake_reader(handle: &Handle) -> bool {
-    match panic::catch_unwind(AssertUnwindSafe(|| handle.wake_one_ready())) {
-        Ok(woke) => woke,
+fn wake_reader(handle: &Handle, peer_token: usize) -> bool {
+    match panic::catch_unwind(AssertUnwindSafe(|| handle.wake_oldest_ready())) {
+        Ok(woke) => woke.is_some_and(|token| peer_token == UNKNOWN_PEER || token.0 == peer_token),
         Err(_) => {
             eprintln!(
                 "nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"
@@ -99,6 +208,84 @@ fn wake_reader(handle: &Handle) -> bool {
 /// telling those apart would cost a lookup of the interfaces; they are treated as remote.
 pub(crate) fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().to_canonical().is_loopback()
+}
+
+/// `addr` with an IPv4-mapped IPv6 address as the IPv4 address (what the other end of an IPv6
+/// socket talking to an IPv4 one sees).
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// A TCP connection seen from one end; the other end's is the reverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct TcpKey {
+    local: SocketAddr,
+    peer: SocketAddr,
+}
+
+impl TcpKey {
+    fn reversed(self) -> TcpKey {
+        TcpKey {
+            local: self.peer,
+            peer: self.local,
+        }
+    }
+}
+
+/// One of our TCP streams with a loopback peer.
+struct TcpEntry {
+    stream: Weak<LocalPeer>,
+    token: Token,
+    reactor: usize,
+}
+
+/// Our live TCP streams with a loopback peer (a connection's two ends are at most two entries;
+/// a stream leaves it when dropped). Taken once when such a stream is made and once when it is
+/// dropped, never on a write.
+static TCP_STREAMS: LazyLock<Mutex<HashMap<TcpKey, TcpEntry>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Enters `stream` (registered under `token` with reactor `reactor`) in the registry, and links
+/// it with its peer if the registry holds that on the same reactor.
+fn register_tcp(stream: &Arc<LocalPeer>, key: TcpKey, token: Token, reactor: usize) {
+    let peer = {
+        let mut streams = TCP_STREAMS.lock();
+        let peer = streams
+            .get(&key.reversed())
+            .filter(|entry| entry.reactor == reactor)
+            .and_then(|entry| Some((entry.stream.upgrade()?, entry.token)));
+        if let Some((peer, peer_token)) = &peer {
+            peer.found_peer(token);
+            stream.found_peer(*peer_token);
+        }
+        streams.insert(
+            key,
+            TcpEntry {
+                stream: Arc::downgrade(stream),
+                token,
+                reactor,
+            },
+        );
+        peer
+    };
+    // Dropped outside the lock: if the peer stream went away meanwhile, this was the last
+    // reference, and its drop takes the lock.
+    drop(peer);
+}
+
+impl Drop for LocalPeer {
+    fn drop(&mut self) {
+        if let Some(key) = self.tcp_key {
+            let mut streams = TCP_STREAMS.lock();
+            // A newer stream with the same addresses may have replaced this entry already.
+            if streams
+                .get(&key)
+                .is_some_and(|entry| std::ptr::eq(entry.stream.as_ptr(), self))
+            {
+                streams.remove(&key);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +306,7 @@ mod tests {
 
     #[test]
     fn every_write_looks_while_looking_finds_readers() {
-        let peer = LocalPeer::default();
+        let peer = LocalPeer::new(true, None);
         // Seven misses in a row, then a find, over and over: never eight misses in a row.
         let looked = looks(&peer, 100, |look| look % 8 == 7);
         assert_eq!(looked, (0..100).collect::<Vec<_>>());
@@ -127,14 +314,14 @@ mod tests {
 
     #[test]
     fn after_eight_fruitless_looks_one_write_in_sixteen_looks() {
-        let peer = LocalPeer::default();
+        let peer = LocalPeer::new(true, None);
         let looked = looks(&peer, 8 + 16 * 3, |_| false);
         assert_eq!(looked, [0, 1, 2, 3, 4, 5, 6, 7, 23, 39, 55]);
     }
 
     #[test]
     fn a_look_that_finds_a_reader_ends_the_backoff() {
-        let peer = LocalPeer::default();
+        let peer = LocalPeer::new(true, None);
         // Eight misses, then the first periodic look (write 23) finds a reader.
         let looked = looks(&peer, 30, |look| look == 8);
         assert_eq!(looked, [0, 1, 2, 3, 4, 5, 6, 7, 23, 24, 25, 26, 27, 28, 29]);

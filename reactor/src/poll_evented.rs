@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use mio::event::Source;
@@ -17,9 +18,9 @@ use crate::registration::{Registration, Waiter};
 pub(crate) struct PollEvented<S: Source> {
     source: S,
     registration: Registration,
-    /// Set when the peer is on this machine: a write may make a socket of this process
+    /// Set when the peer is, or may turn out to be, a socket of this process: a write makes it
     /// readable at once, so its reader is looked for right after (see `local_peer.rs`).
-    local_peer: Option<local_peer::LocalPeer>,
+    local_peer: Option<Arc<local_peer::LocalPeer>>,
 }
 
 impl<S: Source> PollEvented<S> {
@@ -42,10 +43,14 @@ impl<S: Source> PollEvented<S> {
         })
     }
 
-    /// Marks the source's peer as being on this machine (a loopback TCP peer, a Unix
-    /// stream's), or not.
-    pub(crate) fn set_local_peer(&mut self, local: bool) {
-        self.local_peer = local.then(local_peer::LocalPeer::default);
+    /// Sets what the source knows of its peer being one of our sockets (see `local_peer.rs`).
+    pub(crate) fn set_local_peer(&mut self, peer: Option<Arc<local_peer::LocalPeer>>) {
+        self.local_peer = peer;
+    }
+
+    /// What the source knows of its peer being one of our sockets, if it may be.
+    pub(crate) fn local_peer(&self) -> Option<&local_peer::LocalPeer> {
+        self.local_peer.as_deref()
     }
 
     /// The source.
@@ -120,7 +125,7 @@ where
         written
     }
 
-    /// After a write that sent bytes to a peer on this machine: wake its reader if it is ours.
+    /// After a write that sent bytes to a peer that is one of our sockets: wake its reader.
     fn after_write(&self, written: &Poll<io::Result<usize>>) {
         if let Some(peer) = &self.local_peer {
             if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {

@@ -25,6 +25,7 @@ pub struct Builder {
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: std::time::Duration,
     pub(crate) on_stall: Option<crate::stall::StallHook>,
+    pub(crate) wake_local_peers: bool,
 }
 
 impl Builder {
@@ -46,6 +47,7 @@ impl Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: std::time::Duration::from_secs(10),
             on_stall: None,
+            wake_local_peers: true,
         }
     }
 
@@ -260,6 +262,39 @@ impl Builder {
         hook: impl Fn(&crate::StallReport) + Send + Sync + 'static,
     ) -> &mut Builder {
         self.on_stall = Some(Arc::new(hook));
+        self
+    }
+
+    /// Whether a write to a stream whose peer is one of this process's own sockets wakes the
+    /// peer's reader at once, onto the writer's worker (default `true`).
+    ///
+    /// Such a peer (the other end of a `UnixStream::pair`, a loopback TCP connection between
+    /// two streams of this runtime) is readable as soon as the write returns: its reader runs
+    /// next on the writer's worker, where the bytes are in cache, instead of waiting for the
+    /// reactor's next turn on another worker. That pays an extra `epoll_wait` per write; a
+    /// runtime whose local conversations gain nothing from it (the reader has work of its own
+    /// to finish first, latency matters more than locality) can turn it off. Writes to peers
+    /// in other processes never look.
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .wake_local_peers(false) // the reader waits for the reactor's next turn
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     let (mut a, mut b) = nursery_runtime::net::UnixStream::pair()?;
+    ///     a.write_all(b"hi").await?;
+    ///     let mut buf = [0; 2];
+    ///     b.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"hi");
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn wake_local_peers(&mut self, on: bool) -> &mut Builder {
+        self.wake_local_peers = on;
         self
     }
 

@@ -42,8 +42,9 @@ impl Driver {
     pub(crate) fn new(
         workers: usize,
         monitor: Option<Arc<crate::stall::Monitor>>,
+        io_config: nursery_reactor::Config,
     ) -> io::Result<Driver> {
-        let reactor = Reactor::new()?;
+        let reactor = Reactor::with_config(io_config)?;
         Ok(Driver {
             parkers: (0..workers).map(|_| Parker::default()).collect(),
             monitor,

@@ -69,7 +69,8 @@ impl Runtime {
         let monitor = builder
             .stall_threshold
             .map(|_| Arc::new(crate::stall::Monitor::default()));
-        let driver = Arc::new(Driver::new(workers, monitor.clone())?);
+        let io_config = nursery_reactor::Config::new().wake_local_peers(builder.wake_local_peers);
+        let driver = Arc::new(Driver::new(workers, monitor.clone(), io_config)?);
         let (scheduler, runners) = Scheduler::new(workers, WorkerPark(driver.clone()));
         let root = scheduler.new_root();
         let handle = Handle {

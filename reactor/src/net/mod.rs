@@ -51,6 +51,9 @@ pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
 mod fd;
+mod peer_cred;
 
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod local_peer_tests;
 #[cfg(test)]
 mod waiter_tests;

@@ -4,9 +4,10 @@
 //! without the `read(2)` that would otherwise find out by failing with
 //! `EAGAIN` (in a request/response exchange, every other read).
 //!
-//! The only `unsafe` of this crate: two system calls std and mio do not offer
-//! (`setsockopt` of this option, `recvmsg` with a control buffer) and the
-//! walk over the control messages the kernel wrote.
+//! With `epoll_oldest.rs` and `net/peer_cred.rs`, the only `unsafe` of this
+//! crate: two system calls std and mio do not offer (`setsockopt` of this
+//! option, `recvmsg` with a control buffer) and the walk over the control
+//! messages the kernel wrote.
 #![allow(unsafe_code)]
 
 use std::io;

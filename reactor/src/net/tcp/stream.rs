@@ -12,7 +12,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::driver::Handle;
 use crate::error;
-use crate::local_peer;
+use crate::local_peer::LocalPeer;
 use crate::net::addr;
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
@@ -111,7 +111,7 @@ impl TcpStream {
     async fn connect_addr(addr: SocketAddr, handle: &Handle) -> io::Result<TcpStream> {
         let socket = mio::net::TcpStream::connect(addr)?;
         let io = PollEvented::with_handle(socket, handle)?;
-        let stream = TcpStream::from_registered(io, local_peer::is_loopback(&addr));
+        let stream = TcpStream::from_registered(io, Some(addr));
         poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
         Ok(stream)
     }
@@ -152,11 +152,9 @@ impl TcpStream {
     #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        let loopback_peer = stream
-            .peer_addr()
-            .is_ok_and(|peer| local_peer::is_loopback(&peer));
+        let peer = stream.peer_addr().ok();
         let io = PollEvented::new(mio::net::TcpStream::from_std(stream))?;
-        Ok(TcpStream::from_registered(io, loopback_peer))
+        Ok(TcpStream::from_registered(io, peer))
     }
 
     /// A stream the listener registered with `handle` has just accepted.
@@ -166,18 +164,30 @@ impl TcpStream {
         handle: &Handle,
     ) -> io::Result<TcpStream> {
         let io = PollEvented::with_handle(stream, handle)?;
-        Ok(TcpStream::from_registered(
-            io,
-            local_peer::is_loopback(peer),
-        ))
+        Ok(TcpStream::from_registered(io, Some(*peer)))
     }
 
-    /// Wraps a registered socket: reads learn when they empty it (`TCP_INQ`), and writes to a
-    /// peer on loopback look for its reader.
-    fn from_registered(mut io: PollEvented<mio::net::TcpStream>, loopback_peer: bool) -> TcpStream {
+    /// Wraps a registered socket connected to `peer`: reads learn when they empty it
+    /// (`TCP_INQ`), and writes to a peer that is one of our streams look for its reader.
+    fn from_registered(
+        mut io: PollEvented<mio::net::TcpStream>,
+        peer: Option<SocketAddr>,
+    ) -> TcpStream {
         tcp_inq::enable(io.source());
-        io.set_local_peer(loopback_peer);
+        let local_peer = peer.and_then(|peer| {
+            let socket = io.source();
+            LocalPeer::tcp(io.handle(), io.registration().token(), peer, || {
+                socket.local_addr()
+            })
+        });
+        io.set_local_peer(local_peer);
         TcpStream { io }
+    }
+
+    /// What the stream knows of its peer being one of our sockets.
+    #[cfg(test)]
+    pub(crate) fn local_peer(&self) -> Option<&LocalPeer> {
+        self.io.local_peer()
     }
 
     /// The address of the remote peer.

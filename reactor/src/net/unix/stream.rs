@@ -13,6 +13,8 @@ use std::path::Path;
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::driver::Handle;
+use crate::local_peer::{self, LocalPeer};
+use crate::net::peer_cred;
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::unix::split::{self, OwnedReadHalf, OwnedWriteHalf};
@@ -43,6 +45,14 @@ use crate::poll_evented::PollEvented;
 /// ```
 pub struct UnixStream {
     io: PollEvented<mio::net::UnixStream>,
+}
+
+/// Whether a new stream's peer is this process.
+enum Peer {
+    /// Known to be (a `pair`).
+    Ours,
+    /// `SO_PEERCRED` says.
+    AskTheKernel,
 }
 
 impl UnixStream {
@@ -88,7 +98,8 @@ impl UnixStream {
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let handle = Handle::current();
         let socket = mio::net::UnixStream::connect(path)?;
-        let stream = UnixStream::from_registered(PollEvented::with_handle(socket, &handle)?);
+        let io = PollEvented::with_handle(socket, &handle)?;
+        let stream = UnixStream::from_registered(io, Peer::AskTheKernel);
         poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
         Ok(stream)
     }
@@ -124,10 +135,13 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let handle = Handle::current();
         let (a, b) = mio::net::UnixStream::pair()?;
-        Ok((
-            UnixStream::from_accepted(a, &handle)?,
-            UnixStream::from_accepted(b, &handle)?,
-        ))
+        let a = UnixStream::from_registered(PollEvented::with_handle(a, &handle)?, Peer::Ours);
+        let b = UnixStream::from_registered(PollEvented::with_handle(b, &handle)?, Peer::Ours);
+        if let (Some(a_peer), Some(b_peer)) = (a.io.local_peer(), b.io.local_peer()) {
+            let token = |stream: &UnixStream| stream.io.registration().token();
+            local_peer::link_pair(a_peer, token(&a), b_peer, token(&b));
+        }
+        Ok((a, b))
     }
 
     /// Wraps a connected `std` stream (switching it to non-blocking mode) and
@@ -164,7 +178,7 @@ impl UnixStream {
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         let io = PollEvented::new(mio::net::UnixStream::from_std(stream))?;
-        Ok(UnixStream::from_registered(io))
+        Ok(UnixStream::from_registered(io, Peer::AskTheKernel))
     }
 
     /// A connected stream registered with `handle`.
@@ -173,13 +187,23 @@ impl UnixStream {
         handle: &Handle,
     ) -> io::Result<UnixStream> {
         let io = PollEvented::with_handle(stream, handle)?;
-        Ok(UnixStream::from_registered(io))
+        Ok(UnixStream::from_registered(io, Peer::AskTheKernel))
     }
 
-    /// Wraps a registered socket. Its peer is on this machine, whoever it is.
-    fn from_registered(mut io: PollEvented<mio::net::UnixStream>) -> UnixStream {
-        io.set_local_peer(true);
+    /// Wraps a registered socket; writes look for the peer's reader if the peer is ours.
+    fn from_registered(mut io: PollEvented<mio::net::UnixStream>, peer: Peer) -> UnixStream {
+        let local_peer = LocalPeer::unix(io.handle(), || match peer {
+            Peer::Ours => true,
+            Peer::AskTheKernel => peer_cred::peer_is_this_process(io.source()),
+        });
+        io.set_local_peer(local_peer);
         UnixStream { io }
+    }
+
+    /// What the stream knows of its peer being one of our sockets.
+    #[cfg(test)]
+    pub(crate) fn local_peer(&self) -> Option<&LocalPeer> {
+        self.io.local_peer()
     }
 
     /// The address of the remote peer.
