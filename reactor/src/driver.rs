@@ -97,6 +97,8 @@ pub(crate) struct Inner {
     unpark_pending: AtomicBool,
     /// Every live registration.
     registrations: Mutex<Registrations>,
+    /// Where blocking work goes (`offload.rs`); set once by the reactor's owner.
+    pub(crate) offload: std::sync::OnceLock<crate::offload::Offload>,
 }
 
 struct Registrations {
@@ -134,6 +136,7 @@ impl Reactor {
                 next_generation: 0,
                 is_shutdown: false,
             }),
+            offload: std::sync::OnceLock::new(),
         };
         Ok(Reactor {
             poll,

@@ -78,6 +78,7 @@ mod epoll_oldest;
 mod error;
 mod local_peer;
 pub mod net;
+mod offload;
 mod poll_evented;
 mod ready;
 mod registration;
@@ -86,4 +87,5 @@ mod token;
 
 pub use context::EnterGuard;
 pub use driver::{Handle, Reactor};
+pub use offload::OffloadJob;
 pub use registration::Registration;

@@ -4,6 +4,10 @@
 //! names when it is created (so create them inside a nursery runtime) and keeps
 //! that handle for its whole life.
 //!
+//! Address arguments take a [`ToSocketAddrs`]: a literal address is used as
+//! is; a host name is looked up off the threads that poll tasks (see
+//! [`lookup_host`]).
+//!
 //! Each socket has one reader and one writer waker: operations of the same
 //! direction polled by two tasks at once wake only the last one polled. Give
 //! the read side and the write side to one task each (split halves do exactly
@@ -44,6 +48,7 @@ mod tcp_inq;
 mod udp;
 pub mod unix;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
