@@ -2,17 +2,19 @@
 //!
 //! The nursery server is a tree: the app scope holds the accept loop, whose connections are
 //! children of a **supervised** scope (a failing connection is reported; the others go on, and
-//! none outlives the server). There are no signals, so the server stops by itself: after
-//! `--requests N` responses or `--seconds S`, it asks its scope to **shut down gracefully**:
-//! the accept loop stops, each connection finishes the request in flight and closes, and
-//! whatever is still running after a one-second grace is cancelled.
+//! none outlives the server). Ctrl-C (or `SIGTERM`) asks the server's scope to **shut down
+//! gracefully** (`Scope::shutdown_on`): the accept loop stops, each connection finishes the
+//! request in flight and closes, and whatever is still running after a one-second grace is
+//! cancelled; a second Ctrl-C cancels at once. For measurements it can also stop by itself,
+//! after `--requests N` responses or `--seconds S`, through the same graceful shutdown.
 //!
 //! ```text
 //! # a demo: the server and a built-in load generator in one runtime, for half a second
 //! cargo run --release --example http
 //!
-//! # a server for an external load generator (it prints its address)
+//! # a server for an external load generator (it prints its address), for 15 s or until Ctrl-C
 //! cargo run --release --example http -- --addr 127.0.0.1:8080 --seconds 15
+//! cargo run --release --example http -- --addr 127.0.0.1:8080
 //! wrk -t2 -c64 -d10s --latency http://127.0.0.1:8080/
 //!
 //! # the same server on tokio (hyper-util's TokioIo and TokioTimer), same worker count
@@ -24,7 +26,9 @@
 //!
 //! Options: `--runtime nursery|tokio` (default nursery), `--workers N` (default 2),
 //! `--addr ADDR` (default 127.0.0.1:0), `--requests N`, `--seconds S`, `--load ADDR`,
-//! `--connections C` (default 64). Results and exact commands: `docs/http.md`.
+//! `--connections C` (default 64). With none of `--addr`, `--requests`, `--seconds`, `--load`:
+//! the demo. (The tokio server has no signal handling: Ctrl-C simply kills it.) Results and
+//! exact commands: `docs/http.md`.
 
 use std::convert::Infallible;
 use std::error::Error;
@@ -43,6 +47,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{header, Request, Response};
 use nursery::net::{TcpListener, TcpStream};
+use nursery::signal::unix::SignalKind;
 use nursery::Scope;
 use nursery_hyper::{NurseryIo, NurseryTimer};
 
@@ -62,6 +67,8 @@ struct Options {
     runtime: Flavor,
     workers: usize,
     addr: SocketAddr,
+    /// `--addr` was given: serve (until a stop or Ctrl-C) rather than run the demo.
+    addr_given: bool,
     requests: Option<u64>,
     seconds: Option<f64>,
     load: Option<SocketAddr>,
@@ -89,6 +96,7 @@ fn parse_options() -> Options {
         runtime: Flavor::Nursery,
         workers: 2,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        addr_given: false,
         requests: None,
         seconds: None,
         load: None,
@@ -106,7 +114,10 @@ fn parse_options() -> Options {
                 }
             }
             "--workers" => options.workers = value().parse().unwrap_or_else(|_| usage()),
-            "--addr" => options.addr = value().parse().unwrap_or_else(|_| usage()),
+            "--addr" => {
+                options.addr = value().parse().unwrap_or_else(|_| usage());
+                options.addr_given = true;
+            }
             "--requests" => options.requests = Some(value().parse().unwrap_or_else(|_| usage())),
             "--seconds" => options.seconds = Some(value().parse().unwrap_or_else(|_| usage())),
             "--load" => options.load = Some(value().parse().unwrap_or_else(|_| usage())),
@@ -136,7 +147,7 @@ fn main() -> Result<(), BoxError> {
         println!("{report}");
         return Ok(());
     }
-    if stop.requests.is_none() && stop.after.is_none() {
+    if stop.requests.is_none() && stop.after.is_none() && !options.addr_given {
         return demo(options.workers);
     }
     let started = Instant::now();
@@ -192,8 +203,8 @@ impl Counter {
 }
 
 /// The nursery server. Calls `listening` with the bound address and the server's scope (whose
-/// [`shutdown`](Scope::shutdown) stops it gracefully), then serves until `stop`; returns the
-/// number of responses.
+/// [`shutdown`](Scope::shutdown) stops it gracefully), then serves until `stop` or Ctrl-C
+/// (`SIGINT`/`SIGTERM`; a second one cancels at once); returns the number of responses.
 async fn nursery_server(
     addr: SocketAddr,
     stop: Stop,
@@ -209,6 +220,11 @@ async fn nursery_server(
     };
     let served = counter.served.clone();
     nursery::scope(|server| async move {
+        // Watched for as long as the scope lives, connections draining included.
+        let signals = [SignalKind::interrupt(), SignalKind::terminate()];
+        if let Err(e) = server.shutdown_on(signals, GRACE) {
+            eprintln!("Ctrl-C will not stop the server gracefully: {e}");
+        }
         listening(local, server.clone());
         if let Some(after) = stop.after {
             let timer = server.clone();

@@ -73,6 +73,26 @@ pub mod net {
     pub use nursery_runtime::net::*;
 }
 
+/// Signals: `ctrl_c`, Unix signals as streams, and `Scope::shutdown_on` (the first Ctrl-C
+/// shuts a scope down gracefully, the second cancels it).
+///
+/// ```
+/// use nursery::signal::unix::{signal, SignalKind};
+///
+/// let rt = nursery::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let mut reload = signal(SignalKind::hangup())?;
+///     // SAFETY: raise(3) has no preconditions. (An operator would run `kill -HUP`.)
+///     unsafe { libc::raise(libc::SIGHUP) };
+///     assert_eq!(reload.recv().await, Some(()));
+///     Ok::<_, std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub mod signal {
+    pub use nursery_runtime::signal::*;
+}
+
 /// Task utilities: yielding, named spawns, the cooperative budget.
 ///
 /// ```

@@ -100,6 +100,8 @@ pub(crate) struct Inner {
     registrations: Mutex<Registrations>,
     /// What a write to one of our own sockets does.
     config: Config,
+    /// Where blocking work goes (`offload.rs`); set once by the reactor's owner.
+    pub(crate) offload: std::sync::OnceLock<crate::offload::Offload>,
 }
 
 struct Registrations {
@@ -157,6 +159,7 @@ impl Reactor {
                 is_shutdown: false,
             }),
             config,
+            offload: std::sync::OnceLock::new(),
         };
         Ok(Reactor {
             poll,

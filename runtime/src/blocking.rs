@@ -5,6 +5,9 @@
 //! task (`NodeRef::hold`), so the task — and therefore its parent — cannot complete before the
 //! closure has returned, even if the task is cancelled. A running closure cannot be interrupted.
 //!
+//! The reactor's host-name lookups run here too, as detached jobs that belong to no task
+//! (`run_detached`): their future may be dropped while the lookup runs, and nothing waits for it.
+//!
 //! The pool keeps the `JoinHandle`s of its live threads only, so memory follows live threads
 //! however often the pool grows and shrinks. A retiring thread takes its own handle out and
 //! leaves it as the pool's one `retired` handle, joining the one it replaces (a thread that has
@@ -73,10 +76,28 @@ impl BlockingPool {
         }
     }
 
+    /// Runs `job` on a pool thread outside the task tree: no task waits for it (the reactor's
+    /// host-name lookups, whose waiting future may be dropped at any time). A job the pool cannot
+    /// run (it has shut down, or no thread can be started) is dropped unrun.
+    pub(crate) fn run_detached(self: &Arc<Self>, job: nursery_reactor::OffloadJob) {
+        self.submit(Box::new(move |start| {
+            if start.is_ok() {
+                job();
+            }
+        }));
+    }
+
     /// Queues `job`, starting a thread for it if none is idle and the bound allows. If no thread
-    /// can be started and none is left to get to the job, the job fails its task with the reason.
+    /// can be started and none is left to get to the job, or the pool has shut down, the job
+    /// fails its task with the reason.
     fn submit(self: &Arc<Self>, job: Job) {
         let mut state = self.state.lock();
+        if state.shutdown {
+            // No thread would be joined any more: refuse rather than leak one.
+            drop(state);
+            job(Err(&io::Error::other("the runtime has shut down")));
+            return;
+        }
         if state.idle > 0 {
             state.queue.push_back(job);
             self.condvar.notify_one();

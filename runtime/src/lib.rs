@@ -31,6 +31,7 @@ mod dump;
 mod handle;
 mod runtime;
 mod scope;
+pub mod signal;
 mod spawn;
 mod stall;
 mod sync;

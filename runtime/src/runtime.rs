@@ -73,13 +73,20 @@ impl Runtime {
         let driver = Arc::new(Driver::new(workers, monitor.clone(), io_config)?);
         let (scheduler, runners) = Scheduler::new(workers, WorkerPark(driver.clone()));
         let root = scheduler.new_root();
+        let blocking = Arc::new(crate::blocking::BlockingPool::new(
+            builder.max_blocking_threads,
+            builder.blocking_keep_alive,
+            builder.thread_name.clone(),
+        ));
+        // Host-name lookups of the net types run on the pool, outside the task tree. (The
+        // pool does not refer to the reactor: no cycle.)
+        let pool = blocking.clone();
+        driver
+            .io_handle
+            .set_offload(move |job| pool.run_detached(job));
         let handle = Handle {
             inner: Arc::new(Inner {
-                blocking: Arc::new(crate::blocking::BlockingPool::new(
-                    builder.max_blocking_threads,
-                    builder.blocking_keep_alive,
-                    builder.thread_name.clone(),
-                )),
+                blocking,
                 scheduler,
                 root,
                 driver,
@@ -240,7 +247,8 @@ impl Runtime {
             }
         }
         inner.scheduler.drain();
-        // Every blocking job belonged to a task, and every task is gone: the pool is idle.
+        // Every blocking job of a task is done, since every task is gone; a host-name lookup
+        // abandoned by its future may still be inside the resolver: joining waits for it.
         inner.blocking.shutdown();
         inner.driver.shutdown();
         true

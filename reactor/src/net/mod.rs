@@ -4,6 +4,10 @@
 //! names when it is created (so create them inside a nursery runtime) and keeps
 //! that handle for its whole life.
 //!
+//! Address arguments take a [`ToSocketAddrs`]: a literal address is used as
+//! is; a host name is looked up off the threads that poll tasks (see
+//! [`lookup_host`]).
+//!
 //! Any number of tasks may use one socket at once (an `Arc<TcpListener>` shared
 //! by several accept loops, an `Arc<UdpSocket>` by several receivers, a
 //! `&TcpStream` read by two tasks): readiness wakes every task waiting on its
@@ -46,6 +50,7 @@ mod tcp_inq;
 mod udp;
 pub mod unix;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use crate::error;
-use crate::net::addr;
+use crate::net::addr::{self, ToSocketAddrs};
 use crate::poll_evented::PollEvented;
 use crate::ready::Direction;
 
@@ -82,7 +82,7 @@ impl UdpSocket {
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let mut last_error = None;
-        for addr in addr::resolve(addr)? {
+        for addr in addr::resolve(addr).await? {
             match mio::net::UdpSocket::bind(addr) {
                 Ok(socket) => {
                     return Ok(UdpSocket {
@@ -157,7 +157,7 @@ impl UdpSocket {
     /// ```
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let mut last_error = None;
-        for addr in addr::resolve(addr)? {
+        for addr in addr::resolve(addr).await? {
             match self.io.source().connect(addr) {
                 Ok(()) => return Ok(()),
                 Err(e) => last_error = Some(e),
@@ -191,7 +191,7 @@ impl UdpSocket {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = addr::resolve_first(target)?;
+        let target = addr::resolve_first(target).await?;
         self.io
             .async_io(Direction::Write, || self.io.source().send_to(buf, target))
             .await

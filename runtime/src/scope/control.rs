@@ -16,6 +16,8 @@ pub(crate) struct Control {
     state: Mutex<ControlState>,
     /// Set by `try_scope` when the first error arrives: the body must stop.
     aborted: AtomicBool,
+    /// Futures the scope's future polls while the scope lives (`Scope::shutdown_on`).
+    pub(crate) watchers: super::watchers::Watchers,
 }
 
 #[derive(Default)]

@@ -153,6 +153,8 @@ impl<M: MakeBody> ScopeCore<M> {
         // the struct. No other field is pinned.
         let this = unsafe { self.get_unchecked_mut() };
         this.open();
+        // First: a shutdown a watcher requests now is seen by the checks below.
+        this.control.watchers.poll(cx);
 
         if !this.deadline_hit {
             if let Some(drops_body) = this.deadline_passed(cx) {
@@ -198,6 +200,7 @@ impl<M: MakeBody> ScopeCore<M> {
 
         std::task::ready!(this.group().poll_complete(cx));
         this.timer = None;
+        this.control.watchers.close();
         if let Some(err) = this.group().take_failure() {
             resume_unwind(err.into_panic());
         }
@@ -225,5 +228,6 @@ impl<M: MakeBody> Drop for ScopeCore<M> {
         // A scope future dropped early (a `timeout`, a `select`): its body goes inside the
         // scope, before the group (a later field) is dropped and cancels the children.
         self.drop_body();
+        self.control.watchers.close();
     }
 }

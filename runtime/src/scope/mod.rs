@@ -16,6 +16,7 @@ mod deadline;
 mod handle;
 mod start;
 mod try_scope;
+mod watchers;
 
 use std::fmt;
 use std::future::Future;

@@ -4,12 +4,12 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
 
 use crate::error;
 use crate::net::accept;
-use crate::net::addr;
+use crate::net::addr::{self, ToSocketAddrs};
 use crate::net::tcp::TcpStream;
 use crate::poll_evented::PollEvented;
 use crate::ready::Direction;
@@ -60,8 +60,8 @@ impl TcpListener {
     /// Binds a listener to `addr` (trying each address it resolves to) with
     /// `SO_REUSEADDR` set, as `std` and mio do.
     ///
-    /// Host names are resolved with `std`'s blocking resolver; see the
-    /// [`net`](crate::net) docs.
+    /// A host name is looked up off the runtime's workers; see
+    /// [`lookup_host`](crate::net::lookup_host).
     ///
     /// # Panics
     ///
@@ -89,7 +89,7 @@ impl TcpListener {
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last_error = None;
-        for addr in addr::resolve(addr)? {
+        for addr in addr::resolve(addr).await? {
             match mio::net::TcpListener::bind(addr) {
                 Ok(listener) => return TcpListener::from_mio(listener),
                 Err(e) => last_error = Some(e),

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 
 // Named only by the doc links: the impls are written by the `stream_io` macros.
 #[allow(unused_imports)]
@@ -13,7 +13,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use crate::driver::Handle;
 use crate::error;
 use crate::local_peer::LocalPeer;
-use crate::net::addr;
+use crate::net::addr::{self, ToSocketAddrs};
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::tcp::split::{self, OwnedReadHalf, OwnedWriteHalf};
@@ -70,8 +70,8 @@ impl TcpStream {
     ///
     /// The connect is non-blocking: the socket is registered, the future waits
     /// until it is writable, then checks `SO_ERROR` and the peer address.
-    /// Host names are resolved with `std`'s blocking resolver; see the
-    /// [`net`](crate::net) docs. Dropping the future abandons the attempt.
+    /// A host name is looked up off the runtime's workers; see
+    /// [`lookup_host`](crate::net::lookup_host). Dropping the future abandons the attempt.
     ///
     /// # Panics
     ///
@@ -99,7 +99,7 @@ impl TcpStream {
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let handle = Handle::current();
         let mut last_error = None;
-        for addr in addr::resolve(addr)? {
+        for addr in addr::resolve(addr).await? {
             match TcpStream::connect_addr(addr, &handle).await {
                 Ok(stream) => return Ok(stream),
                 Err(e) => last_error = Some(e),
