@@ -206,3 +206,54 @@ fn two_tasks_a_plain_thread_wakes_run_at_once() {
         "one task woken from a plain thread waited behind the other"
     );
 }
+
+#[test]
+fn io_that_becomes_ready_while_the_worker_that_saw_the_last_event_computes_is_served() {
+    // The worker blocked in the reactor wakes for the first byte and runs its reader, which
+    // computes; the second byte comes later: a sleeping worker must be watching the reactor.
+    let rt = runtime();
+    let (mut w1, r1) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (mut w2, r2) = std::os::unix::net::UnixStream::pair().unwrap();
+    let ok = rt.block_on(async move {
+        let pair = Pair::default();
+        let (waiting_tx, waiting_rx) = oneshot::channel::<()>();
+        let (waiting2_tx, waiting2_rx) = oneshot::channel::<()>();
+        let p = pair.clone();
+        let a = nursery::spawn(async move {
+            let mut r = nursery::net::UnixStream::from_std(r1).unwrap();
+            let mut byte = [0];
+            let read = r.read_exact(&mut byte);
+            let _ = waiting_tx.send(());
+            read.await.unwrap();
+            p.first()
+        });
+        let p = pair.clone();
+        let b = nursery::spawn(async move {
+            let mut r = nursery::net::UnixStream::from_std(r2).unwrap();
+            let mut byte = [0];
+            let read = r.read_exact(&mut byte);
+            let _ = waiting2_tx.send(());
+            read.await.unwrap();
+            p.second()
+        });
+        waiting_rx.await.unwrap();
+        waiting2_rx.await.unwrap();
+        nursery::time::sleep(Duration::from_millis(20)).await;
+        w1.write_all(b"x").unwrap();
+        // Only once the first reader computes does the second byte go out.
+        let started = pair.0.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !started.0.load(SeqCst) && Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            w2.write_all(b"y").unwrap();
+        });
+        a.await.unwrap() && b.await.unwrap()
+    });
+    assert!(
+        ok,
+        "the second byte's reader waited for the first one's computation"
+    );
+}

@@ -36,6 +36,8 @@ struct ParkState {
     notified: bool,
     /// Blocked in the reactor rather than on the condvar.
     in_reactor: bool,
+    /// Blocked on the condvar (another worker has the reactor).
+    on_condvar: bool,
 }
 
 impl Driver {
@@ -54,16 +56,50 @@ impl Driver {
         })
     }
 
-    fn turn(&self, reactor: &mut MutexGuard<'_, Reactor>, timeout: Option<Duration>) {
+    /// Turns the reactor; returns whether it woke a task.
+    fn turn(&self, reactor: &mut MutexGuard<'_, Reactor>, timeout: Option<Duration>) -> bool {
         // The reactor wakes every ready waiter, then re-raises the first waker's panic: catch
         // it here so that a panicking waker cannot kill the worker.
         let turned =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor.turn(timeout)));
         match turned {
-            Ok(Ok(_)) => {}
+            Ok(Ok(woken)) => woken > 0,
             // epoll_wait only fails on programming errors (EBADF, EINVAL); say so, don't spin.
-            Ok(Err(e)) => eprintln!("nursery: the reactor failed to poll: {e}"),
-            Err(_) => eprintln!("nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"),
+            Ok(Err(e)) => {
+                eprintln!("nursery: the reactor failed to poll: {e}");
+                false
+            }
+            Err(_) => {
+                eprintln!("nursery: a waker panicked when woken for I/O; the runtime caught it and carries on");
+                true
+            }
+        }
+    }
+
+    /// Woken with work ahead: the stall monitor may have gone to sleep meanwhile.
+    fn wake_monitor(&self) {
+        if let Some(monitor) = &self.monitor {
+            if monitor.is_sleeping() {
+                monitor.wake();
+            }
+        }
+    }
+
+    /// The worker that blocked in the reactor leaves it to run what it woke: a peer asleep on
+    /// its condvar takes the reactor over, so that I/O readiness keeps being seen (and its tasks
+    /// woken, and run by whoever is idle) while this worker is busy, however long its polls
+    /// take. Without it the reactor waits for this worker's next park or maintenance tick.
+    fn hand_off_reactor(&self, index: usize) {
+        let workers = self.parkers.len();
+        for other in (1..workers).map(|i| (index + i) % workers) {
+            let parker = &self.parkers[other];
+            let mut state = parker.state.lock();
+            if state.on_condvar && !state.notified {
+                state.notified = true;
+                drop(state);
+                parker.condvar.notify_one();
+                return;
+            }
         }
     }
 
@@ -103,12 +139,18 @@ impl Park for WorkerPark {
         if let Some(mut reactor) = driver.io.try_lock() {
             state.in_reactor = true;
             drop(state);
-            driver.turn(&mut reactor, timeout);
+            let woke_io = driver.turn(&mut reactor, timeout);
             drop(reactor);
             let mut state = parker.state.lock();
             state.in_reactor = false;
             state.notified = false;
+            drop(state);
+            // Leaving the reactor with work to run: a sleeping peer takes it over.
+            if woke_io | (driver.timers.fire(index) > 0) {
+                driver.hand_off_reactor(index);
+            }
         } else {
+            state.on_condvar = true;
             match timeout {
                 Some(t) => {
                     if !state.notified {
@@ -122,17 +164,13 @@ impl Park for WorkerPark {
                 }
             }
             state.notified = false;
+            state.on_condvar = false;
             // Released before firing: a wake may unpark this very worker (still registered as
             // a sleeper), which takes this lock.
             drop(state);
+            driver.timers.fire(index);
         }
-        driver.timers.fire(index);
-        // Woken with work ahead: the stall monitor may have gone to sleep meanwhile.
-        if let Some(monitor) = &driver.monitor {
-            if monitor.is_sleeping() {
-                monitor.wake();
-            }
-        }
+        driver.wake_monitor();
     }
 
     fn unpark(&self, index: usize) {

@@ -129,8 +129,8 @@ impl Timers {
     }
 
     /// Fires every due timer of worker `index`'s wheel, and those of other wheels that are
-    /// overdue by more than [`BACKUP_GRACE`], waking outside the locks.
-    pub(crate) fn fire(&self, index: usize) {
+    /// overdue by more than [`BACKUP_GRACE`], waking outside the locks. Returns how many.
+    pub(crate) fn fire(&self, index: usize) -> usize {
         let now = self.now_tick();
         let grace = u64::try_from(BACKUP_GRACE.as_millis()).unwrap_or(u64::MAX);
         let mut due: Vec<Waker> = Vec::new();
@@ -156,9 +156,11 @@ impl Timers {
                 due.push(waker);
             }
         }
+        let fired = due.len();
         for waker in due {
             nursery_scheduler::context::wake_guarded(waker);
         }
+        fired
     }
 
     /// Timers registered and not yet fired or cancelled.
