@@ -43,7 +43,13 @@ impl LifoSlot {
     /// task it displaces.
     pub(crate) fn put(&self, task: NodeRef, seq: u64) -> Option<NodeRef> {
         self.put_seq.store(seq, Relaxed);
-        let previous = self.task.swap(task.into_raw().as_ptr(), AcqRel);
+        let task = task.into_raw().as_ptr();
+        if self.task.load(Relaxed).is_null() {
+            // Only the owner fills the slot (peers only empty it): a plain store will do.
+            self.task.store(task, Release);
+            return None;
+        }
+        let previous = self.task.swap(task, AcqRel);
         // SAFETY: a non-null pointer in the slot stands for a queue reference, which the swap
         // handed to us.
         NonNull::new(previous).map(|p| unsafe { NodeRef::from_raw(p) })
@@ -51,6 +57,10 @@ impl LifoSlot {
 
     /// Owner (or shutdown): takes the task out.
     pub(crate) fn take(&self) -> Option<NodeRef> {
+        if self.task.load(Relaxed).is_null() {
+            // Peers never fill it: empty it stays.
+            return None;
+        }
         let task = self.task.swap(ptr::null_mut(), AcqRel);
         // SAFETY: as in `put`.
         NonNull::new(task).map(|p| unsafe { NodeRef::from_raw(p) })

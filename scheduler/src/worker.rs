@@ -162,7 +162,7 @@ impl Shared {
         let in_poll = seq % 2 == 1 && origin != Origin::Yield;
         let runs_next_here = usize::from(!in_poll);
         if local.queue.len() + usize::from(lifo.is_occupied()) > runs_next_here {
-            self.notify_for_local_work();
+            self.notify_for_local_work(in_poll);
         }
     }
 
@@ -178,17 +178,22 @@ impl Shared {
     fn share_local_backlog(&self, local: &Local) {
         let lifo = usize::from(self.lifos[local.index].is_occupied());
         if local.queue.len() + lifo >= 2 {
-            self.notify_for_local_work();
+            self.notify_for_local_work(true);
         }
     }
 
-    /// After a push into this worker's own queue that leaves a task waiting. The fence pairs
-    /// with the one of a parking worker (`Idle::park`, then `work_for_a_parking_worker`):
-    /// either it sees the task, or this sees it asleep. Then the plain look at the idle state
-    /// spares the lock of [`notify_one`](Self::notify_one) when every worker is awake or one is
+    /// After a push into this worker's own queue that leaves a task waiting. With `fenced`
+    /// (a push during a poll, which may go on for long) the fence pairs with the one of a
+    /// parking worker (`Idle::park`, then `work_for_a_parking_worker`): either it sees the
+    /// task, or this sees it asleep. Between polls the fence is spared (it was most of the cost
+    /// of a `yield_now`): this worker is about to run tasks, and the maintenance tick, fenced,
+    /// shares what still waits within 61 polls. Then the plain look at the idle state spares
+    /// the lock of [`notify_one`](Self::notify_one) when every worker is awake or one is
     /// already searching: the common case on a busy runtime.
-    fn notify_for_local_work(&self) {
-        fence(SeqCst);
+    fn notify_for_local_work(&self, fenced: bool) {
+        if fenced {
+            fence(SeqCst);
+        }
         if self.idle.nobody_to_wake_hint() {
             return;
         }
@@ -1165,9 +1170,16 @@ impl WorkerRunner {
                     slot.end();
                 }
                 None => {
-                    if searching && std::mem::take(&mut fed_from_outside) && watch_injector(&shared)
-                    {
-                        continue;
+                    if searching {
+                        match watch(&shared, &local, std::mem::take(&mut fed_from_outside)) {
+                            Watched::Task(task) => {
+                                // Found as a searcher: run it on the next turn of the loop.
+                                local.queue.push(task);
+                                continue;
+                            }
+                            Watched::Work => continue,
+                            Watched::Nothing => {}
+                        }
                     }
                     shared.idle.park(local.index, searching);
                     if !(shared.work_for_a_parking_worker() || shared.shutdown.load(Acquire)) {
@@ -1206,7 +1218,7 @@ fn next_task(
             // The task in the LIFO slot now waits behind this one: where a peer can take it.
             if let Some(waiting) = lifo.take() {
                 local.queue.push(waiting);
-                shared.notify_for_local_work();
+                shared.notify_for_local_work(true);
             }
             return Some(task);
         }
@@ -1234,43 +1246,97 @@ fn next_task(
     }
 }
 
-/// How long a searcher fed from outside watches the injector before it parks.
+/// How long a searcher that found nothing watches for work before it parks.
 #[cfg(not(loom))]
-const WATCH_INJECTOR: std::time::Duration = std::time::Duration::from_micros(10);
+const WATCH: std::time::Duration = std::time::Duration::from_micros(20);
 
-/// A searcher that found no work, but had been taking tasks from the injector since it last
-/// waited, watches the injector for a few microseconds before parking. Something outside the
-/// workers (a plain thread, a `block_on` body) is feeding tasks one at a time, and the workers
-/// run them faster than they come: parking now would cost this worker a futex wait and the
-/// feeder a wake-up, a syscall each, every task or two. While it watches it is still the
-/// searcher, so the feeder's pushes wake nobody. Only the injector is watched, once per wait:
-/// work from I/O and timers reaches a worker through `park`, and a worker fed by its peers does
-/// not watch at all. Returns true if work came.
-fn watch_injector(shared: &Shared) -> bool {
+/// How long a peer's LIFO task must have been stuck behind the poll that put it there before a
+/// watching searcher takes it: a short poll ends sooner, and its owner runs the task itself
+/// with its data in cache.
+#[cfg(not(loom))]
+const LIFO_AGE: std::time::Duration = std::time::Duration::from_micros(10);
+
+/// What a searcher's watch found.
+enum Watched {
+    /// A peer's LIFO task, stuck behind the poll that put it there (taken).
+    Task(NodeRef),
+    /// Work to look for again: in the injector or a peer's queue.
+    Work,
+    /// Nothing: park.
+    Nothing,
+}
+
+/// A searcher that found no work watches for a few microseconds before it parks. While it
+/// watches it is still the searcher, so pushes wake nobody: tasks that come one at a time (a
+/// plain thread or a `block_on` body feeding the injector, a conversation of short polls on a
+/// peer) cost no wake-up each, and a task stuck in a peer's LIFO slot behind a long poll is
+/// taken once it has waited `LIFO_AGE` there. An injector-fed searcher watches only the
+/// injector, as before: its work comes from outside.
+fn watch(shared: &Shared, local: &Local, fed_from_outside: bool) -> Watched {
     #[cfg(loom)]
     {
-        let _ = shared;
-        false
+        let _ = fed_from_outside;
+        // No time under loom: the stuck LIFO task is taken at once.
+        match steal_stuck_lifo(shared, local) {
+            Some(task) => Watched::Task(task),
+            None => Watched::Nothing,
+        }
     }
     #[cfg(not(loom))]
     {
         let start = std::time::Instant::now();
+        // The peer whose LIFO task was seen stuck, its poll, and since when.
+        let mut stuck: Option<(usize, u64, std::time::Instant)> = None;
         loop {
             for _ in 0..32 {
                 std::hint::spin_loop();
             }
             if !shared.injector.is_empty() {
-                return true;
+                return Watched::Work;
             }
-            if shared.shutdown.load(Acquire) || start.elapsed() >= WATCH_INJECTOR {
-                return false;
+            if shared.shutdown.load(Acquire) || start.elapsed() >= WATCH {
+                return Watched::Nothing;
+            }
+            if fed_from_outside {
+                continue;
+            }
+            let n = shared.stealers.len();
+            if (0..n).any(|v| v != local.index && !shared.stealers[v].is_empty()) {
+                return Watched::Work;
+            }
+            let now = std::time::Instant::now();
+            match stuck {
+                Some((victim, seq, since)) if shared.polls[victim].seq() == seq => {
+                    if now.duration_since(since) >= LIFO_AGE {
+                        if let Some(task) = shared.lifos[victim].steal(|| seq) {
+                            return Watched::Task(task);
+                        }
+                        stuck = None;
+                    }
+                }
+                _ => {
+                    stuck = (0..n).filter(|&v| v != local.index).find_map(|v| {
+                        let seq = shared.polls[v].seq();
+                        shared.lifos[v]
+                            .stuck_behind(|| seq)
+                            .then_some((v, seq, now))
+                    });
+                }
             }
         }
     }
 }
 
-/// Steals half of a random peer's queue, else from the injector, else a peer's LIFO task stuck
-/// behind its poll (searching workers only).
+/// A peer's LIFO task stuck behind the poll that put it there, taken at once (loom models).
+#[cfg(loom)]
+fn steal_stuck_lifo(shared: &Shared, local: &Local) -> Option<NodeRef> {
+    (0..shared.stealers.len())
+        .filter(|&v| v != local.index)
+        .find_map(|v| shared.lifos[v].steal(|| shared.polls[v].seq()))
+}
+
+/// Steals half of a random peer's queue, else from the injector (searching workers only; a
+/// peer's LIFO task stuck behind its poll is taken by `watch`).
 fn steal(shared: &Shared, local: &Local, rng: &mut XorShift) -> Option<NodeRef> {
     let n = shared.stealers.len();
     let start = (rng.next() as usize) % n;
@@ -1290,14 +1356,7 @@ fn steal(shared: &Shared, local: &Local, rng: &mut XorShift) -> Option<NodeRef> 
         }
     }
     // Work may have been injected while we looked at the peers.
-    if let Some(task) = steal_retrying(&shared.injector).success() {
-        return Some(task);
-    }
-    // Last, a task a peer's poll woke into its LIFO slot and that poll still runs.
-    (0..n)
-        .map(|i| (start + i) % n)
-        .filter(|&victim| victim != local.index)
-        .find_map(|victim| shared.lifos[victim].steal(|| shared.polls[victim].seq()))
+    steal_retrying(&shared.injector).success()
 }
 
 /// A tiny PRNG to pick the first steal victim.
