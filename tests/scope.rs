@@ -246,3 +246,33 @@ fn spawning_into_a_closed_scope_fails_with_a_clear_error() {
         assert!(panic_message(&*panic).contains("closed scope"));
     });
 }
+
+#[test]
+fn dropping_a_scope_future_that_waits_for_its_children_cancels_them() {
+    // The body has returned; the scope future waits for a child; a timeout drops it (R4).
+    let drops = DropCounter::new();
+    let d = drops.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = runtime(2);
+        rt.block_on(async move {
+            let outcome = nursery::time::timeout(
+                std::time::Duration::from_millis(20),
+                nursery::scope(|s| async move {
+                    s.spawn(pending_forever(d.token()));
+                }),
+            )
+            .await;
+            assert!(outcome.is_err());
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("block_on hung: the dropped scope's child was never cancelled");
+    assert_eq!(
+        drops.count(),
+        1,
+        "the waiting scope's child was cancelled and dropped"
+    );
+}

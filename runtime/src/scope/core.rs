@@ -229,5 +229,13 @@ impl<M: MakeBody> Drop for ScopeCore<M> {
         // scope, before the group (a later field) is dropped and cancels the children.
         self.drop_body();
         self.control.watchers.close();
+        // Dropped after its body returned, while it waited for children (R4): they are
+        // cancelled too. (Before the body returned, dropping the group abandons it, which
+        // cancels them.)
+        if let Some(group) = &self.group {
+            if !group.node().is_complete() {
+                group.cancel();
+            }
+        }
     }
 }
