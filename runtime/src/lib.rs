@@ -49,7 +49,7 @@ pub use runtime::Runtime;
 pub use scope::{
     fail_after, fail_at, move_on_after, move_on_at, scope, supervised, try_scope, FailAfter,
     MakeBody, MoveOnAfter, Ready, Scope, ScopeFuture, ShutdownRequested, StartError, StartResult,
-    TryScope, TryScopeFuture,
+    TaskSet, TryScope, TryScopeFuture,
 };
 pub use spawn::spawn;
 pub use stall::StallReport;

@@ -4,6 +4,7 @@
 //! * [`scope`]: a child's panic cancels its siblings and the body, and is re-raised here.
 //! * [`supervised`]: a child's failure stays in its `JoinHandle` (and a handler); siblings run on.
 //! * [`try_scope`]: the first `Err` of a child cancels the rest and is returned.
+//! * [`Scope::task_set`]: children whose results are taken in completion order.
 //! * [`move_on_after`] / [`fail_after`]: a deadline for the whole scope, inherited by every task
 //!   inside it, nested scopes included.
 
@@ -15,6 +16,7 @@ pub use self::core::MakeBody;
 mod deadline;
 mod handle;
 mod start;
+mod task_set;
 mod try_scope;
 mod watchers;
 
@@ -26,6 +28,7 @@ use std::task::{Context, Poll};
 pub use deadline::{fail_after, fail_at, move_on_after, move_on_at, FailAfter, MoveOnAfter};
 pub use handle::{Scope, ShutdownRequested};
 pub use start::{Ready, StartError, StartResult};
+pub use task_set::TaskSet;
 pub use try_scope::{try_scope, TryScope, TryScopeFuture};
 
 use self::control::Control;
