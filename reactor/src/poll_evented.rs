@@ -80,6 +80,15 @@ impl<S: Source> PollEvented<S> {
         poll_fn(|cx| waiter.poll_io(cx, &mut op)).await
     }
 
+    /// Waits, in a place of its own, until `direction` is ready (readable, read-closed or an
+    /// error for reads; writable, write-closed or an error for writes): the future of the
+    /// `readable`/`writable` methods of the net types. It clears nothing: an operation that
+    /// then returns `WouldBlock` does.
+    pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
+        let mut waiter = self.waiter(direction);
+        poll_fn(|cx| waiter.poll_ready(cx)).await.map(|_| ())
+    }
+
     /// The handle of the reactor the source is registered with.
     pub(crate) fn handle(&self) -> &Handle {
         self.registration.handle()

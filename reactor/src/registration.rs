@@ -557,6 +557,14 @@ impl<'a> Waiter<'a> {
         self.registration
             .poll_io(cx, self.direction, Some(&mut self.key), op, |_| false)
     }
+
+    /// Waits in this place until the direction is ready; the snapshot is for a later
+    /// [`Registration::clear_readiness`].
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.registration
+            .io
+            .poll_ready(cx, self.direction, Some(&mut self.key))
+    }
 }
 
 impl Drop for Waiter<'_> {

@@ -1,4 +1,5 @@
-//! Non-blocking sockets driven by the reactor: TCP, UDP and Unix domain sockets.
+//! Non-blocking sockets driven by the reactor: TCP, UDP and Unix domain sockets, and
+//! [`AsyncFd`] for any other descriptor the OS poller accepts.
 //!
 //! Every type registers with the reactor that [`Handle::current`](crate::Handle::current)
 //! names when it is created (so create them inside a nursery runtime) and keeps
@@ -42,6 +43,7 @@
 // owned halves in `split`, and the accept path and `Incoming` in `accept`.
 mod accept;
 mod addr;
+mod async_fd;
 mod split;
 mod stream_io;
 mod stream_socket;
@@ -51,9 +53,10 @@ mod udp;
 pub mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
-pub use tcp::{TcpListener, TcpStream};
+pub use async_fd::{AsyncFd, AsyncFdReadyGuard, TryIoError};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 mod fd;
 mod peer_cred;

@@ -19,6 +19,7 @@ use crate::net::stream_socket;
 use crate::net::tcp::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::net::tcp_inq;
 use crate::poll_evented::PollEvented;
+use crate::ready::Direction;
 
 /// A TCP connection.
 ///
@@ -351,6 +352,122 @@ impl TcpStream {
     /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::split(self)
+    }
+}
+
+/// Readiness waits, `peek`, and the connect of a `TcpSocket`.
+impl TcpStream {
+    /// Registers `stream`, whose non-blocking connect to `addr` is under way, with
+    /// the current reactor and waits until the connect has finished (`TcpSocket::connect`).
+    pub(crate) async fn connect_std(
+        stream: std::net::TcpStream,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
+        let io = PollEvented::new(mio::net::TcpStream::from_std(stream))?;
+        let stream = TcpStream::from_registered(io, Some(addr));
+        poll_fn(|cx| stream_socket::poll_connected(&stream.io, cx)).await?;
+        Ok(stream)
+    }
+
+    /// Waits until the TcpStream is readable (or read-closed, or has an error).
+    ///
+    /// It clears nothing: a read that then returns `WouldBlock` does, and until
+    /// then this returns at once. Readiness may be spurious (a new TcpStream
+    /// starts ready). Any number of tasks may wait; readiness wakes them all.
+    /// Cancel-safe.
+    ///
+    /// # Errors
+    ///
+    /// The shutdown error once the runtime has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let mut a = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut b, _) = listener.accept().await?;
+    ///     let reader = nursery::spawn(async move {
+    ///         b.readable().await?; // until the bytes come
+    ///         let mut buf = [0; 2];
+    ///         b.read_exact(&mut buf).await.map(|()| buf)
+    ///     });
+    ///     a.write_all(b"hi").await?;
+    ///     assert_eq!(&reader.await.unwrap()?, b"hi");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.ready(Direction::Read).await
+    }
+
+    /// Waits until the TcpStream is writable (or write-closed, or has an error);
+    /// see [`readable`](TcpStream::readable).
+    ///
+    /// # Errors
+    ///
+    /// The shutdown error once the runtime has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::AsyncWriteExt;
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let mut a = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut b, _) = listener.accept().await?;
+    ///     a.writable().await?; // room in the send buffer
+    ///     a.write_all(b"hi").await?;
+    ///     drop(b);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.ready(Direction::Write).await
+    }
+
+    /// Receives into `buf` without removing the bytes from the stream: the next
+    /// read gets them again. Waits until there is something to read.
+    ///
+    /// # Errors
+    ///
+    /// From `recv(2)` with `MSG_PEEK`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let mut a = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut b, _) = listener.accept().await?;
+    ///     a.write_all(b"GET /").await?;
+    ///     let mut head = [0; 3];
+    ///     let n = b.peek(&mut head).await?;
+    ///     assert_eq!(&head[..n], &b"GET"[..n]); // a look at the protocol
+    ///     let mut all = [0; 5];
+    ///     b.read_exact(&mut all).await?; // the peeked bytes are still there
+    ///     assert_eq!(&all, b"GET /");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .async_io(Direction::Read, || self.io.source().peek(buf))
+            .await
     }
 }
 

@@ -22,10 +22,12 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod datagram;
 mod listener;
 mod split;
 mod stream;
 
+pub use datagram::UnixDatagram;
 pub use listener::{Incoming, UnixListener};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use stream::UnixStream;

@@ -19,6 +19,7 @@ use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::unix::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::poll_evented::PollEvented;
+use crate::ready::Direction;
 
 /// A Unix domain stream connection.
 ///
@@ -312,6 +313,71 @@ impl UnixStream {
     /// ```
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::split(self)
+    }
+}
+
+/// Readiness waits.
+impl UnixStream {
+    /// Waits until the UnixStream is readable (or read-closed, or has an error).
+    ///
+    /// It clears nothing: a read that then returns `WouldBlock` does, and until
+    /// then this returns at once. Readiness may be spurious (a new UnixStream
+    /// starts ready). Any number of tasks may wait; readiness wakes them all.
+    /// Cancel-safe.
+    ///
+    /// # Errors
+    ///
+    /// The shutdown error once the runtime has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use nursery::net::{UnixStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let (mut a, mut b) = UnixStream::pair()?;
+    ///     let reader = nursery::spawn(async move {
+    ///         b.readable().await?; // until the bytes come
+    ///         let mut buf = [0; 2];
+    ///         b.read_exact(&mut buf).await.map(|()| buf)
+    ///     });
+    ///     a.write_all(b"hi").await?;
+    ///     assert_eq!(&reader.await.unwrap()?, b"hi");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.ready(Direction::Read).await
+    }
+
+    /// Waits until the UnixStream is writable (or write-closed, or has an error);
+    /// see [`readable`](UnixStream::readable).
+    ///
+    /// # Errors
+    ///
+    /// The shutdown error once the runtime has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::io::AsyncWriteExt;
+    /// use nursery::net::{UnixStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let (mut a, mut b) = UnixStream::pair()?;
+    ///     a.writable().await?; // room in the send buffer
+    ///     a.write_all(b"hi").await?;
+    ///     drop(b);
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.ready(Direction::Write).await
     }
 }
 
