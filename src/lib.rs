@@ -19,6 +19,7 @@
 //! ```
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 pub use nursery_runtime::{
     fail_after, fail_at, move_on_after, move_on_at, scope, spawn, supervised, try_scope, Builder,

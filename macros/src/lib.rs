@@ -17,6 +17,8 @@
 //!
 //! [`Runtime`]: https://docs.rs/nursery/latest/nursery/struct.Runtime.html
 
+#![forbid(unsafe_code)]
+
 mod expand;
 mod item;
 mod options;

@@ -71,6 +71,7 @@
 // The exceptions, `net/tcp_inq.rs`, `net/peer_cred.rs` and `epoll_oldest.rs`, allow it for
 // system calls that std and mio lack.
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod config;
 mod context;

@@ -20,6 +20,11 @@
 //! assert_eq!(sum, 42);
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+// Pin projections go through `pin-project-lite`; the one exception, `signal/registry.rs`,
+// allows it for `signal_hook_registry::register`, which is unsafe because the action runs in a
+// signal handler. (Not `forbid`: a module could not then allow it.)
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 mod block_on;

@@ -1261,6 +1261,7 @@ enum Watched {
     /// A peer's LIFO task, stuck behind the poll that put it there (taken).
     Task(NodeRef),
     /// Work to look for again: in the injector or a peer's queue.
+    #[cfg_attr(loom, allow(dead_code))]
     Work,
     /// Nothing: park.
     Nothing,

@@ -29,6 +29,7 @@
 //! assert!(wheel.is_empty());
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod entry;
 mod key;

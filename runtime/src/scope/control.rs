@@ -10,6 +10,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use parking_lot::Mutex;
+use pin_project_lite::pin_project;
 
 #[derive(Default)]
 pub(crate) struct Control {
@@ -281,18 +282,20 @@ impl Drop for Permit {
     }
 }
 
-/// A child future that holds its slot while it lives.
-pub(crate) struct Limited<F> {
-    pub(crate) future: F,
-    pub(crate) _permit: Permit,
+pin_project! {
+    /// A child future that holds its slot while it lives.
+    pub(crate) struct Limited<F> {
+        #[pin]
+        pub(crate) future: F,
+        pub(crate) _permit: Permit,
+    }
 }
 
 impl<F: Future> Future for Limited<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned; the permit is never moved out.
-        unsafe { self.map_unchecked_mut(|s| &mut s.future) }.poll(cx)
+        self.project().future.poll(cx)
     }
 }
 

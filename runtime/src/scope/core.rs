@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use nursery_scheduler::{Group, SpawnMeta};
+use pin_project_lite::pin_project;
 
 use super::control::Control;
 use super::Scope;
@@ -47,15 +48,39 @@ pub(crate) enum Exit<T> {
     Aborted,
 }
 
-pub(crate) struct ScopeCore<M: MakeBody> {
-    /// What opening the scope needs, until the first poll opens it under the polling task.
-    unopened: Option<Unopened<M>>,
-    body: Option<M::Body>,
-    output: Option<<M::Body as Future>::Output>,
-    group: Option<Group>,
-    control: Arc<Control>,
-    timer: Option<Sleep>,
-    deadline_hit: bool,
+pin_project! {
+    /// `body` is the one pinned field: created in place by `open`, polled in place, and dropped
+    /// in place (`Pin::set(None)`) or with the struct.
+    #[project = CoreProj]
+    pub(crate) struct ScopeCore<M: MakeBody> {
+        // What opening the scope needs, until the first poll opens it under the polling task.
+        unopened: Option<Unopened<M>>,
+        #[pin]
+        body: Option<M::Body>,
+        output: Option<<M::Body as Future>::Output>,
+        group: Option<Group>,
+        control: Arc<Control>,
+        timer: Option<Sleep>,
+        deadline_hit: bool,
+    }
+
+    impl<M: MakeBody> PinnedDrop for ScopeCore<M> {
+        fn drop(this: Pin<&mut Self>) {
+            // A scope future dropped early (a `timeout`, a `select`): its body goes inside the
+            // scope, before the group (a later field) is dropped and cancels the children.
+            let mut this = this.project();
+            this.drop_body();
+            this.control.watchers.close();
+            // Dropped after its body returned, while it waited for children (R4): they are
+            // cancelled too. (Before the body returned, dropping the group abandons it, which
+            // cancels them.)
+            if let Some(group) = this.group.as_ref() {
+                if !group.node().is_complete() {
+                    group.cancel();
+                }
+            }
+        }
+    }
 }
 
 struct Unopened<F> {
@@ -83,7 +108,7 @@ pub(crate) fn new<M: MakeBody>(make_body: M, supervised: bool, control: Control)
     }
 }
 
-impl<M: MakeBody> ScopeCore<M> {
+impl<M: MakeBody> CoreProj<'_, M> {
     /// Creates the group under the current node, and the body.
     fn open(&mut self) {
         let Some(unopened) = self.unopened.take() else {
@@ -112,28 +137,23 @@ impl<M: MakeBody> ScopeCore<M> {
             let _inside = nursery_scheduler::context::enter(group.node());
             unopened.make_body.make(scope)
         };
-        self.group = Some(group);
-        self.body = Some(body);
+        *self.group = Some(group);
+        self.body.set(Some(body));
     }
 
     /// Drops the body inside the scope, so that whatever its destructors spawn belongs to the
     /// scope (born cancelled once the scope is) and not to the enclosing task.
     fn drop_body(&mut self) {
-        if let (Some(group), Some(_)) = (&self.group, &self.body) {
+        if let (Some(group), Some(_)) = (&*self.group, self.body.as_ref().as_pin_ref()) {
             let _inside = nursery_scheduler::context::enter(group.node());
-            self.body = None;
+            self.body.set(None);
         }
-    }
-
-    /// The group's id, once opened.
-    pub(crate) fn group_id(&self) -> Option<u64> {
-        self.group.as_ref().map(|g| g.node().id())
     }
 
     /// Arms the timer for the current deadline. Once it has passed: `Some(drops_body)`.
     fn deadline_passed(&mut self, cx: &mut Context<'_>) -> Option<bool> {
         let deadline = self.control.deadline()?;
-        match &mut self.timer {
+        match &mut *self.timer {
             Some(t) if t.deadline() == deadline.at => {}
             slot => *slot = Some(sleep_until(deadline.at)),
         }
@@ -144,25 +164,35 @@ impl<M: MakeBody> ScopeCore<M> {
             .then_some(deadline.drops_body)
     }
 
+    fn group(&self) -> &Group {
+        self.group
+            .as_ref()
+            .expect("the scope is opened at its first poll")
+    }
+}
+
+impl<M: MakeBody> ScopeCore<M> {
+    /// The group's id, once opened.
+    pub(crate) fn group_id(&self) -> Option<u64> {
+        self.group.as_ref().map(|g| g.node().id())
+    }
+
     pub(crate) fn poll_exit(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Exit<<M::Body as Future>::Output>> {
-        // SAFETY: `body` is structurally pinned: it is created in place by `open` before it is
-        // ever polled, never moved out, and only dropped in place (by assigning `None`) or with
-        // the struct. No other field is pinned.
-        let this = unsafe { self.get_unchecked_mut() };
+        let mut this = self.project();
         this.open();
         // First: a shutdown a watcher requests now is seen by the checks below.
         this.control.watchers.poll(cx);
 
-        if !this.deadline_hit {
+        if !*this.deadline_hit {
             if let Some(drops_body) = this.deadline_passed(cx) {
                 // Every child (and every later one) is cancelled; a move-on/fail deadline stops
                 // the body as well, a grace period only the children.
                 this.group().cancel();
-                this.timer = None;
-                this.deadline_hit = drops_body;
+                *this.timer = None;
+                *this.deadline_hit = drops_body;
                 if !drops_body {
                     this.control.clear_deadline();
                 }
@@ -174,7 +204,7 @@ impl<M: MakeBody> ScopeCore<M> {
             // Registered before the checks, so a failing child, an abort or a shutdown request
             // that lands in between still wakes us.
             let _ = group.poll_complete(cx);
-            if group.has_failed() || this.control.is_aborted() || this.deadline_hit {
+            if group.has_failed() || this.control.is_aborted() || *this.deadline_hit {
                 this.drop_body();
                 this.group().abandon();
             } else {
@@ -183,14 +213,13 @@ impl<M: MakeBody> ScopeCore<M> {
                 // child, so the scope's deadline, cancel, shutdown and failures reach it and
                 // the scope waits for it.
                 let inside = nursery_scheduler::context::enter(group.node());
-                // SAFETY: see above; the body stays in place until dropped.
-                let body = unsafe { Pin::new_unchecked(this.body.as_mut().expect("checked")) };
+                let body = this.body.as_mut().as_pin_mut().expect("checked");
                 let polled = body.poll(cx);
                 drop(inside);
                 match polled {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(output) => {
-                        this.output = Some(output);
+                        *this.output = Some(output);
                         this.drop_body();
                         this.group().close();
                     }
@@ -199,12 +228,12 @@ impl<M: MakeBody> ScopeCore<M> {
         }
 
         std::task::ready!(this.group().poll_complete(cx));
-        this.timer = None;
+        *this.timer = None;
         this.control.watchers.close();
         if let Some(err) = this.group().take_failure() {
             resume_unwind(err.into_panic());
         }
-        Poll::Ready(if this.deadline_hit {
+        Poll::Ready(if *this.deadline_hit {
             Exit::DeadlineHit
         } else if this.control.is_aborted() {
             Exit::Aborted
@@ -214,28 +243,5 @@ impl<M: MakeBody> ScopeCore<M> {
                 None => panic!("a scope future was polled after it completed"),
             }
         })
-    }
-
-    fn group(&self) -> &Group {
-        self.group
-            .as_ref()
-            .expect("the scope is opened at its first poll")
-    }
-}
-
-impl<M: MakeBody> Drop for ScopeCore<M> {
-    fn drop(&mut self) {
-        // A scope future dropped early (a `timeout`, a `select`): its body goes inside the
-        // scope, before the group (a later field) is dropped and cancels the children.
-        self.drop_body();
-        self.control.watchers.close();
-        // Dropped after its body returned, while it waited for children (R4): they are
-        // cancelled too. (Before the body returned, dropping the group abandons it, which
-        // cancels them.)
-        if let Some(group) = &self.group {
-            if !group.node().is_complete() {
-                group.cancel();
-            }
-        }
     }
 }

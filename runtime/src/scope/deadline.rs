@@ -8,6 +8,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use pin_project_lite::pin_project;
+
 use super::control::{Control, Deadline};
 use super::core::{self, Exit, MakeBody, ScopeCore};
 use super::Scope;
@@ -119,30 +121,33 @@ fn with_deadline(at: Instant) -> Control {
     }))
 }
 
-/// The future of [`move_on_after`] and [`move_on_at`].
-///
-/// Like every scope future, it does nothing until awaited, and dropping it cancels the scope's
-/// children.
-///
-/// ```
-/// use std::time::Duration;
-/// use nursery_runtime::{move_on_after, MoveOnAfter, Scope};
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// let guarded: MoveOnAfter<_> = move_on_after(Duration::from_secs(5), |_s: Scope| async { 1 });
-/// assert_eq!(rt.block_on(guarded), Some(1)); // finished in time
-/// ```
-#[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
-pub struct MoveOnAfter<F: MakeBody> {
-    core: ScopeCore<F>,
+pin_project! {
+    /// The future of [`move_on_after`] and [`move_on_at`].
+    ///
+    /// Like every scope future, it does nothing until awaited, and dropping it cancels the scope's
+    /// children.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery_runtime::{move_on_after, MoveOnAfter, Scope};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// let guarded: MoveOnAfter<_> =
+    ///     move_on_after(Duration::from_secs(5), |_s: Scope| async { 1 });
+    /// assert_eq!(rt.block_on(guarded), Some(1)); // finished in time
+    /// ```
+    #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
+    pub struct MoveOnAfter<F: MakeBody> {
+        #[pin]
+        core: ScopeCore<F>,
+    }
 }
 
 impl<F: MakeBody> Future for MoveOnAfter<F> {
     type Output = Option<<F::Body as Future>::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `core` is structurally pinned.
-        let core = unsafe { self.map_unchecked_mut(|s| &mut s.core) };
+        let core = self.project().core;
         core.poll_exit(cx).map(|exit| match exit {
             Exit::Finished(output) => Some(output),
             Exit::DeadlineHit | Exit::Aborted => None,
@@ -150,32 +155,35 @@ impl<F: MakeBody> Future for MoveOnAfter<F> {
     }
 }
 
-/// The future of [`fail_after`] and [`fail_at`].
-///
-/// Its error converts into `std::io::Error` (`ErrorKind::TimedOut`), so `?` works in I/O code:
-///
-/// ```
-/// use std::time::Duration;
-///
-/// async fn fetch() -> std::io::Result<u32> {
-///     let value = nursery_runtime::fail_after(Duration::from_secs(5), |_s| async { 42 }).await?;
-///     Ok(value)
-/// }
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// assert_eq!(rt.block_on(fetch()).unwrap(), 42);
-/// ```
-#[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
-pub struct FailAfter<F: MakeBody> {
-    core: ScopeCore<F>,
+pin_project! {
+    /// The future of [`fail_after`] and [`fail_at`].
+    ///
+    /// Its error converts into `std::io::Error` (`ErrorKind::TimedOut`), so `?` works in I/O code:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// async fn fetch() -> std::io::Result<u32> {
+    ///     let value =
+    ///         nursery_runtime::fail_after(Duration::from_secs(5), |_s| async { 42 }).await?;
+    ///     Ok(value)
+    /// }
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// assert_eq!(rt.block_on(fetch()).unwrap(), 42);
+    /// ```
+    #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
+    pub struct FailAfter<F: MakeBody> {
+        #[pin]
+        core: ScopeCore<F>,
+    }
 }
 
 impl<F: MakeBody> Future for FailAfter<F> {
     type Output = Result<<F::Body as Future>::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `core` is structurally pinned.
-        let core = unsafe { self.map_unchecked_mut(|s| &mut s.core) };
+        let core = self.project().core;
         core.poll_exit(cx).map(|exit| match exit {
             Exit::Finished(output) => Ok(output),
             Exit::DeadlineHit | Exit::Aborted => Err(Elapsed::new()),

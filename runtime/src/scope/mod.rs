@@ -25,6 +25,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
+
 pub use deadline::{fail_after, fail_at, move_on_after, move_on_at, FailAfter, MoveOnAfter};
 pub use handle::{Scope, ShutdownRequested};
 pub use start::{Ready, StartError, StartResult};
@@ -106,36 +108,38 @@ where
     }
 }
 
-/// The future of [`scope`] and [`supervised`].
-///
-/// It does nothing until awaited. Dropping it early cancels the scope's children; the
-/// enclosing task still waits for them to be gone.
-///
-/// ```
-/// use std::time::Duration;
-/// use nursery_runtime::time::timeout;
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// rt.block_on(async {
-///     let scope = nursery_runtime::scope(|s| async move {
-///         s.spawn(std::future::pending::<()>());
-///         std::future::pending::<()>().await
-///     });
-///     // Give up after 5 ms: `timeout` drops the scope future, which cancels its child.
-///     assert!(timeout(Duration::from_millis(5), scope).await.is_err());
-/// });
-/// ```
-#[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
-pub struct ScopeFuture<F: MakeBody> {
-    core: ScopeCore<F>,
+pin_project! {
+    /// The future of [`scope`] and [`supervised`].
+    ///
+    /// It does nothing until awaited. Dropping it early cancels the scope's children; the
+    /// enclosing task still waits for them to be gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery_runtime::time::timeout;
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     let scope = nursery_runtime::scope(|s| async move {
+    ///         s.spawn(std::future::pending::<()>());
+    ///         std::future::pending::<()>().await
+    ///     });
+    ///     // Give up after 5 ms: `timeout` drops the scope future, which cancels its child.
+    ///     assert!(timeout(Duration::from_millis(5), scope).await.is_err());
+    /// });
+    /// ```
+    #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
+    pub struct ScopeFuture<F: MakeBody> {
+        #[pin]
+        core: ScopeCore<F>,
+    }
 }
 
 impl<F: MakeBody> Future for ScopeFuture<F> {
     type Output = <F::Body as Future>::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `core` is structurally pinned.
-        let core = unsafe { self.map_unchecked_mut(|s| &mut s.core) };
+        let core = self.project().core;
         core.poll_exit(cx).map(|exit| match exit {
             Exit::Finished(output) => output,
             // A plain scope has no move-on deadline and is never aborted.

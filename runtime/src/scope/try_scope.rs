@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use nursery_scheduler::{JoinHandle, SpawnMeta};
 use parking_lot::Mutex;
+use pin_project_lite::pin_project;
 
 use super::control::Control;
 use super::core::{self, Exit, MakeBody, ScopeCore};
@@ -247,11 +248,14 @@ impl<E> fmt::Debug for TryScope<E> {
     }
 }
 
-/// The body, turned into `Option<T>`: its `Err` is recorded like a child's.
-pub struct TryBody<Fut, E> {
-    body: Fut,
-    scope: Scope,
-    errors: Arc<Errors<E>>,
+pin_project! {
+    /// The body, turned into `Option<T>`: its `Err` is recorded like a child's.
+    pub struct TryBody<Fut, E> {
+        #[pin]
+        body: Fut,
+        scope: Scope,
+        errors: Arc<Errors<E>>,
+    }
 }
 
 impl<Fut, T, E> Future for TryBody<Fut, E>
@@ -261,14 +265,11 @@ where
     type Output = Option<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        // SAFETY: `body` is structurally pinned; the other fields are not.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let body = unsafe { Pin::new_unchecked(&mut this.body) };
-        body.poll(cx).map(|result| match result {
+        let this = self.project();
+        this.body.poll(cx).map(|result| match result {
             Ok(value) => Some(value),
             Err(error) => {
-                this.errors.record(&this.scope, error);
+                this.errors.record(this.scope, error);
                 None
             }
         })
@@ -301,30 +302,33 @@ where
     }
 }
 
-/// The future of [`try_scope`].
-///
-/// It does nothing until awaited, and resolves to the body's `Ok` value or to the first
-/// error; dropping it early cancels the scope's children.
-///
-/// ```
-/// use nursery_runtime::{TryScope, TryScopeFuture};
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// type Parse = std::num::ParseIntError;
-/// let parse: TryScopeFuture<_, Parse> =
-///     nursery_runtime::try_scope(|s: TryScope<Parse>| async move {
-///         let n = s.spawn(async { "12".parse::<u32>() });
-///         Ok(n.await.unwrap().unwrap())
-///     });
-/// assert_eq!(rt.block_on(parse), Ok(12));
-/// ```
-#[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
-pub struct TryScopeFuture<F, E>
-where
-    MakeTryBody<F, E>: MakeBody,
-{
-    core: ScopeCore<MakeTryBody<F, E>>,
-    errors: Arc<Errors<E>>,
+pin_project! {
+    /// The future of [`try_scope`].
+    ///
+    /// It does nothing until awaited, and resolves to the body's `Ok` value or to the first
+    /// error; dropping it early cancels the scope's children.
+    ///
+    /// ```
+    /// use nursery_runtime::{TryScope, TryScopeFuture};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// type Parse = std::num::ParseIntError;
+    /// let parse: TryScopeFuture<_, Parse> =
+    ///     nursery_runtime::try_scope(|s: TryScope<Parse>| async move {
+    ///         let n = s.spawn(async { "12".parse::<u32>() });
+    ///         Ok(n.await.unwrap().unwrap())
+    ///     });
+    /// assert_eq!(rt.block_on(parse), Ok(12));
+    /// ```
+    #[must_use = "a scope does nothing unless awaited; dropping it cancels its children"]
+    pub struct TryScopeFuture<F, E>
+    where
+        MakeTryBody<F, E>: MakeBody,
+    {
+        #[pin]
+        core: ScopeCore<MakeTryBody<F, E>>,
+        errors: Arc<Errors<E>>,
+    }
 }
 
 impl<F, Fut, T, E> Future for TryScopeFuture<F, E>
@@ -335,11 +339,8 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
-        // SAFETY: `core` is structurally pinned; `errors` is not.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let core = unsafe { Pin::new_unchecked(&mut this.core) };
-        let exit = std::task::ready!(core.poll_exit(cx));
+        let this = self.project();
+        let exit = std::task::ready!(this.core.poll_exit(cx));
         let first = this.errors.state.lock().first.take();
         Poll::Ready(match (exit, first) {
             (_, Some(error)) => Err(error),

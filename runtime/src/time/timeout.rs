@@ -7,6 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use pin_project_lite::pin_project;
+
 use super::sleep::{far_future, sleep_until, Sleep};
 
 /// Runs `future` for at most `duration`. On expiry the future is dropped (cancelling whatever it
@@ -54,27 +56,31 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     }
 }
 
-/// The future of [`timeout`].
-///
-/// It resolves to `Ok(output)` if the future finished in time, `Err(Elapsed)` otherwise; the
-/// error converts into `std::io::Error` (`ErrorKind::TimedOut`), so `?` works in I/O code.
-///
-/// ```
-/// use std::time::Duration;
-/// use nursery_runtime::time::{timeout, Timeout};
-///
-/// async fn read_config() -> std::io::Result<String> {
-///     let load: Timeout<_> = timeout(Duration::from_secs(5), async { "port = 80".to_owned() });
-///     Ok(load.await?)
-/// }
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// assert_eq!(rt.block_on(read_config()).unwrap(), "port = 80");
-/// ```
-#[must_use = "futures do nothing unless awaited"]
-pub struct Timeout<F> {
-    future: F,
-    delay: Sleep,
+pin_project! {
+    /// The future of [`timeout`].
+    ///
+    /// It resolves to `Ok(output)` if the future finished in time, `Err(Elapsed)` otherwise; the
+    /// error converts into `std::io::Error` (`ErrorKind::TimedOut`), so `?` works in I/O code.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery_runtime::time::{timeout, Timeout};
+    ///
+    /// async fn read_config() -> std::io::Result<String> {
+    ///     let load: Timeout<_> =
+    ///         timeout(Duration::from_secs(5), async { "port = 80".to_owned() });
+    ///     Ok(load.await?)
+    /// }
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+    /// assert_eq!(rt.block_on(read_config()).unwrap(), "port = 80");
+    /// ```
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        delay: Sleep,
+    }
 }
 
 impl<F> Timeout<F> {
@@ -118,15 +124,11 @@ impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is structurally pinned (never moved out while pinned); `delay` is
-        // `Unpin` and treated as such.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: as above.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        if let Poll::Ready(output) = future.poll(cx) {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        match Pin::new(&mut this.delay).poll(cx) {
+        match Pin::new(this.delay).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }

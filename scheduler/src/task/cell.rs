@@ -83,7 +83,11 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> PollOutcome {
     let polled = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: exclusive access (RUNNING); the future never moves out of the cell.
         match unsafe { &mut *stage } {
-            Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+            Stage::Running(future) => {
+                // SAFETY: the future lives in the heap cell, which never moves; it leaves the
+                // stage only by being dropped in place (`clear_stage`), so it stays pinned.
+                unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+            }
             _ => unreachable!("a task was polled after its future was dropped"),
         }
     }));

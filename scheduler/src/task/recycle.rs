@@ -500,6 +500,7 @@ mod tests {
         pool.add_user();
         // SAFETY: fresh cells of class 5.
         unsafe { pool.put(5, FreeList::fresh(5, BATCH)) };
+        // SAFETY: as above.
         unsafe { pool.put(5, FreeList::fresh(5, 3)) };
         assert_eq!(pool.pooled_bytes(), (BATCH + 3) * class_layout(5).size());
         assert!(pool.take(4).is_none(), "classes are kept apart");
