@@ -45,8 +45,9 @@ export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0${ASAN_OPTIO
 # Also left out: the timer crate's tests (a plain data structure with no unsafe code).
 # `scope`'s a_forgotten_scope_future_cannot_leak_its_children `mem::forget`s a scope future on
 # purpose: the box and, through its `Handle`, the runtime's shared state are leaked by design.
-ROOT_TESTS=(blocking blocking_memory cancel embed memory net net_emfile runtime scope
-            scope_body_spawns scope_limit semantics shared_sockets shutdown soundness timer
+ROOT_TESTS=(async_fd blocking blocking_memory cancel dns embed memory net net_emfile runtime
+            scope scope_body_spawns scope_limit scope_next_finished semantics shared_sockets
+            shutdown signal socket_options soundness timer work_conserving
             tree reliability_cancel_every_poll reliability_deep_trees reliability_faults
             reliability_soak)
 # `soundness`'s two enter-guard tests leak a task cell by design too: a forgotten guard, or one
