@@ -102,6 +102,8 @@ pub(crate) struct Inner {
     config: Config,
     /// Where blocking work goes (`offload.rs`); set once by the reactor's owner.
     pub(crate) offload: std::sync::OnceLock<crate::offload::Offload>,
+    /// Where internal faults go (`fault.rs`); set once by the reactor's owner.
+    pub(crate) fault_hook: std::sync::OnceLock<crate::fault::FaultHook>,
 }
 
 struct Registrations {
@@ -160,6 +162,7 @@ impl Reactor {
             }),
             config,
             offload: std::sync::OnceLock::new(),
+            fault_hook: std::sync::OnceLock::new(),
         };
         Ok(Reactor {
             poll,
@@ -390,7 +393,10 @@ impl Handle {
                         Err(e) => {
                             // Only EBADF/EINVAL are possible (a bug, not a condition): say so,
                             // and leave the events to the turn, which reports the same error.
-                            eprintln!("nursery: collecting ready I/O failed: {e}");
+                            crate::fault::report(
+                                Some(self),
+                                crate::fault::IoFault::CollectFailed(e),
+                            );
                             break;
                         }
                     };

@@ -79,6 +79,7 @@ mod driver;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll_oldest;
 mod error;
+mod fault;
 mod local_peer;
 pub mod net;
 mod offload;
@@ -92,5 +93,6 @@ mod waiters;
 pub use config::Config;
 pub use context::EnterGuard;
 pub use driver::{Handle, Reactor};
+pub use fault::IoFault;
 pub use offload::OffloadJob;
 pub use registration::Registration;

@@ -194,9 +194,7 @@ fn wake_reader(handle: &Handle, peer_token: usize) -> bool {
     match panic::catch_unwind(AssertUnwindSafe(|| handle.wake_oldest_ready())) {
         Ok(woke) => woke.is_some_and(|token| peer_token == UNKNOWN_PEER || token.0 == peer_token),
         Err(_) => {
-            eprintln!(
-                "nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"
-            );
+            crate::fault::report(Some(handle), crate::fault::IoFault::WakerPanicked);
             true
         }
     }

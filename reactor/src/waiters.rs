@@ -115,9 +115,7 @@ impl AfterUnlock {
         }
         let woken = panic::catch_unwind(AssertUnwindSafe(|| driver::wake_all(&mut self.wake)));
         if woken.is_err() {
-            eprintln!(
-                "nursery: a waker panicked when woken for I/O; the runtime caught it and carries on"
-            );
+            crate::fault::report(None, crate::fault::IoFault::WakerPanicked);
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct Builder {
     pub(crate) blocking_keep_alive: std::time::Duration,
     pub(crate) on_stall: Option<crate::stall::StallHook>,
     pub(crate) wake_local_peers: bool,
+    pub(crate) on_fault: Option<nursery_scheduler::diagnostics::FaultHook>,
 }
 
 impl Builder {
@@ -48,6 +49,7 @@ impl Builder {
             blocking_keep_alive: std::time::Duration::from_secs(10),
             on_stall: None,
             wake_local_peers: true,
+            on_fault: None,
         }
     }
 
@@ -262,6 +264,34 @@ impl Builder {
         hook: impl Fn(&crate::StallReport) + Send + Sync + 'static,
     ) -> &mut Builder {
         self.on_stall = Some(Arc::new(hook));
+        self
+    }
+
+    /// Where the runtime's internal faults go (default: a line on stderr): faults it caught
+    /// and carried on from, which it cannot return to anyone, such as a waker of another
+    /// executor that panicked when woken, or a failure in a scope dropped without being awaited.
+    /// See [`diagnostics`](crate::diagnostics) for which faults there are and how each finds
+    /// its runtime. The hook runs on whichever thread of the runtime met the fault, so it
+    /// should be quick; a panic in it is caught, and the fault printed.
+    ///
+    /// ```
+    /// use nursery_runtime::{Fault, FaultKind};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder()
+    ///     .on_fault(|fault: &Fault| {
+    ///         if fault.kind() != FaultKind::WakerPanicked {
+    ///             eprintln!("my service: nursery fault: {fault}");
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_fault(
+        &mut self,
+        hook: impl Fn(&crate::Fault) + Send + Sync + 'static,
+    ) -> &mut Builder {
+        self.on_fault = Some(Arc::new(hook));
         self
     }
 

@@ -30,11 +30,15 @@ pub(crate) const NO_RUNTIME: &str = "there is no nursery runtime on this thread:
 /// Restores the previous runtime of this thread when dropped.
 pub(crate) struct EnterGuard {
     previous: Option<Handle>,
+    /// The runtime's fault hook, installed for the scheduler's reports (`diagnostics.rs`).
+    _faults: nursery_scheduler::diagnostics::HookGuard,
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
+    let faults = nursery_scheduler::diagnostics::enter(handle.inner.driver.on_fault.clone());
     EnterGuard {
         previous: CURRENT.with(|c| c.replace(Some(handle))),
+        _faults: faults,
     }
 }
 

@@ -13,6 +13,7 @@ use nursery_scheduler::Park;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::time::wheels::Timers;
+use nursery_scheduler::diagnostics::{report_to, Fault, FaultHook, FaultKind};
 
 pub(crate) struct Driver {
     parkers: Box<[Parker]>,
@@ -20,6 +21,8 @@ pub(crate) struct Driver {
     io: Mutex<Reactor>,
     pub(crate) io_handle: nursery_reactor::Handle,
     pub(crate) timers: Timers,
+    /// `Builder::on_fault`: where this runtime's internal faults go.
+    pub(crate) on_fault: Option<FaultHook>,
 }
 
 /// One per worker: a token (`notified`) so that an unpark before the park is not lost. Alone on
@@ -45,14 +48,17 @@ impl Driver {
         workers: usize,
         monitor: Option<Arc<crate::stall::Monitor>>,
         io_config: nursery_reactor::Config,
+        on_fault: Option<FaultHook>,
     ) -> io::Result<Driver> {
         let reactor = Reactor::with_config(io_config)?;
+        crate::diagnostics::forward_io_faults(&reactor.handle(), on_fault.clone());
         Ok(Driver {
             parkers: (0..workers).map(|_| Parker::default()).collect(),
             monitor,
             io_handle: reactor.handle(),
             io: Mutex::new(reactor),
             timers: Timers::new(workers),
+            on_fault,
         })
     }
 
@@ -66,11 +72,15 @@ impl Driver {
             Ok(Ok(woken)) => woken > 0,
             // epoll_wait only fails on programming errors (EBADF, EINVAL); say so, don't spin.
             Ok(Err(e)) => {
-                eprintln!("nursery: the reactor failed to poll: {e}");
+                let message = format!("the reactor failed to poll: {e}");
+                report_to(
+                    self.on_fault.as_ref(),
+                    Fault::new(FaultKind::IoPollFailed, message),
+                );
                 false
             }
             Err(_) => {
-                eprintln!("nursery: a waker panicked when woken for I/O; the runtime caught it and carries on");
+                report_to(self.on_fault.as_ref(), Fault::waker_panicked());
                 true
             }
         }

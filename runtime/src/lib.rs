@@ -31,6 +31,7 @@ mod block_on;
 mod blocking;
 mod builder;
 mod context;
+pub mod diagnostics;
 mod driver;
 mod dump;
 mod handle;
@@ -45,6 +46,7 @@ mod thread_waker;
 pub mod time;
 
 pub use builder::Builder;
+pub use diagnostics::{Fault, FaultKind};
 pub use dump::TaskTree;
 pub use handle::Handle;
 /// The I/O types: TCP, UDP and Unix sockets driven by the runtime's reactor.

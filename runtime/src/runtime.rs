@@ -70,7 +70,12 @@ impl Runtime {
             .stall_threshold
             .map(|_| Arc::new(crate::stall::Monitor::default()));
         let io_config = nursery_reactor::Config::new().wake_local_peers(builder.wake_local_peers);
-        let driver = Arc::new(Driver::new(workers, monitor.clone(), io_config)?);
+        let driver = Arc::new(Driver::new(
+            workers,
+            monitor.clone(),
+            io_config,
+            builder.on_fault.clone(),
+        )?);
         let (scheduler, runners) = Scheduler::new(workers, WorkerPark(driver.clone()));
         let root = scheduler.new_root();
         let blocking = Arc::new(crate::blocking::BlockingPool::new(
@@ -243,7 +248,13 @@ impl Runtime {
         for thread in self.threads.drain(..) {
             // A worker thread only panics through a bug of ours; report it rather than hide it.
             if thread.join().is_err() {
-                eprintln!("nursery: a worker thread panicked during shutdown");
+                nursery_scheduler::diagnostics::report_to(
+                    inner.driver.on_fault.as_ref(),
+                    crate::Fault::new(
+                        crate::FaultKind::WorkerPanicked,
+                        "a worker thread panicked during shutdown",
+                    ),
+                );
             }
         }
         inner.scheduler.drain();

@@ -160,7 +160,8 @@ pub fn is_worker_thread() -> bool {
 /// Wakes a waker the runtime does not own (a join handle's, a scope owner's, a timer's or a
 /// socket's waiter, which may belong to any executor) without letting a panic in it unwind into
 /// the runtime: the worker, and the completion or timer round it was in, carry on. The panic is
-/// reported on stderr, after the panic hook has printed it.
+/// reported (after the panic hook has printed it) as a
+/// [`FaultKind::WakerPanicked`](crate::diagnostics::FaultKind::WakerPanicked) fault.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -180,6 +181,6 @@ pub fn is_worker_thread() -> bool {
 /// ```
 pub fn wake_guarded(waker: std::task::Waker) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())).is_err() {
-        eprintln!("nursery: a waker panicked when woken; the runtime caught it and carries on");
+        crate::diagnostics::report(crate::diagnostics::Fault::waker_panicked());
     }
 }

@@ -602,7 +602,13 @@ impl Drop for Group {
                     Some(parent) if !parent.header().state.load().is_supervised() => {
                         tree::record_failure(parent, failure)
                     }
-                    _ => eprintln!("nursery: unhandled failure in a dropped scope: {failure:?}"),
+                    _ => crate::diagnostics::report(
+                        crate::diagnostics::Fault::new(
+                            crate::diagnostics::FaultKind::UnhandledFailure,
+                            format!("unhandled failure in a dropped scope: {failure:?}"),
+                        )
+                        .with_task_id(self.node.id()),
+                    ),
                 }
             }
         }

@@ -27,6 +27,7 @@
 
 pub mod context;
 pub mod coop;
+pub mod diagnostics;
 mod group;
 mod idle;
 mod lifo_slot;

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use super::error::{Failure, JoinError};
 use super::header::{Header, PollOutcome, Vtable};
 use super::waker;
+use crate::diagnostics::{report, Fault, FaultKind};
 
 #[repr(C)]
 pub(crate) struct Cell<F: Future> {
@@ -131,7 +132,10 @@ unsafe fn set_error<F: Future>(ptr: NonNull<Header>, error: JoinError) {
     let stage = unsafe { stage::<F>(ptr) };
     // SAFETY: as above.
     if unsafe { clear_stage(stage) }.is_some() {
-        eprintln!("nursery: a task's output panicked while being dropped");
+        report(Fault::new(
+            FaultKind::DropPanicked,
+            "a task's output panicked while being dropped",
+        ));
     }
     // SAFETY: as above.
     unsafe { ptr::write(stage, Stage::Finished(Err(error))) };
@@ -140,7 +144,10 @@ unsafe fn set_error<F: Future>(ptr: NonNull<Header>, error: JoinError) {
 unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the caller owns the output of a live `Cell<F>`.
     if unsafe { clear_stage(stage::<F>(ptr)) }.is_some() {
-        eprintln!("nursery: a task's unclaimed output panicked while being dropped");
+        report(Fault::new(
+            FaultKind::DropPanicked,
+            "a task's unclaimed output panicked while being dropped",
+        ));
     }
 }
 
@@ -172,7 +179,10 @@ unsafe fn dealloc<F: Future, const RECYCLED: bool>(ptr: NonNull<Header>) {
         ptr::drop_in_place(cell.as_ptr())
     }));
     if dropped.is_err() {
-        eprintln!("nursery: a task's future or output panicked while being freed");
+        report(Fault::new(
+            FaultKind::DropPanicked,
+            "a task's future or output panicked while being freed",
+        ));
     }
     // SAFETY: `spawn` allocated the cell with `recycle::alloc` for this layout, and chose this
     // vtable by whether it is recycled; it is dropped (on unwind `drop_in_place` still drops the

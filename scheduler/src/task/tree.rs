@@ -14,6 +14,7 @@ use super::error::{Failure, JoinError};
 use super::header::{Header, Tree};
 use super::node::{NodeInfo, NodeRef};
 use super::state::ToNotified;
+use crate::diagnostics::{report, Fault, FaultKind};
 use crate::sync::atomic::Ordering::*;
 
 /// Takes a slot in `parent` for a new child. Fails once the parent has completed.
@@ -403,11 +404,17 @@ fn report_to_supervisor(parent: &NodeRef, err: &JoinError, has_join_handle: bool
         Some(handler) => {
             let call = std::panic::AssertUnwindSafe(|| handler(err));
             if std::panic::catch_unwind(call).is_err() {
-                eprintln!("nursery: a supervisor's failure handler panicked (handling: {err})");
+                report(Fault::new(
+                    FaultKind::HandlerPanicked,
+                    format!("a supervisor's failure handler panicked (handling: {err})"),
+                ));
             }
         }
         None if !has_join_handle && !parent.header().state.load().is_root() => {
-            eprintln!("nursery: unhandled failure in a supervised scope: {err}");
+            report(Fault::new(
+                FaultKind::UnhandledFailure,
+                format!("unhandled failure in a supervised scope: {err}"),
+            ));
         }
         None => {}
     }
