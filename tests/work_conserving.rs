@@ -51,6 +51,25 @@ impl Pair {
     }
 }
 
+/// Spawns a task that reads one byte from `stream` (registered with the runtime), then runs
+/// `then`; resolves once the task is about to wait for the byte.
+async fn reader_then(
+    stream: std::os::unix::net::UnixStream,
+    then: impl FnOnce() -> bool + Send + 'static,
+) -> nursery::JoinHandle<bool> {
+    let (waiting_tx, waiting_rx) = oneshot::channel::<()>();
+    let task = nursery::spawn(async move {
+        let mut r = nursery::net::UnixStream::from_std(stream).unwrap();
+        let mut byte = [0];
+        let read = r.read_exact(&mut byte);
+        let _ = waiting_tx.send(());
+        read.await.unwrap();
+        then()
+    });
+    waiting_rx.await.unwrap();
+    task
+}
+
 #[test]
 fn a_task_woken_by_a_task_that_goes_on_computing_runs_on_the_idle_worker() {
     let rt = runtime();
@@ -146,28 +165,10 @@ fn two_tasks_woken_by_io_at_once_run_at_once() {
     let (mut w2, r2) = std::os::unix::net::UnixStream::pair().unwrap();
     let ok = rt.block_on(async move {
         let pair = Pair::default();
-        let (ready_tx, ready_rx) = oneshot::channel::<()>();
-        let (ready2_tx, ready2_rx) = oneshot::channel::<()>();
         let p = pair.clone();
-        let a = nursery::spawn(async move {
-            let mut r = nursery::net::UnixStream::from_std(r1).unwrap();
-            let mut byte = [0];
-            let read = r.read_exact(&mut byte);
-            let _ = ready_tx.send(());
-            read.await.unwrap();
-            p.first()
-        });
+        let a = reader_then(r1, move || p.first()).await;
         let p = pair.clone();
-        let b = nursery::spawn(async move {
-            let mut r = nursery::net::UnixStream::from_std(r2).unwrap();
-            let mut byte = [0];
-            let read = r.read_exact(&mut byte);
-            let _ = ready2_tx.send(());
-            read.await.unwrap();
-            p.second()
-        });
-        ready_rx.await.unwrap();
-        ready2_rx.await.unwrap();
+        let b = reader_then(r2, move || p.second()).await;
         // Both wait for bytes (or will at their next poll): write from outside the runtime.
         nursery::time::sleep(Duration::from_millis(20)).await;
         w1.write_all(b"x").unwrap();
@@ -216,28 +217,10 @@ fn io_that_becomes_ready_while_the_worker_that_saw_the_last_event_computes_is_se
     let (mut w2, r2) = std::os::unix::net::UnixStream::pair().unwrap();
     let ok = rt.block_on(async move {
         let pair = Pair::default();
-        let (waiting_tx, waiting_rx) = oneshot::channel::<()>();
-        let (waiting2_tx, waiting2_rx) = oneshot::channel::<()>();
         let p = pair.clone();
-        let a = nursery::spawn(async move {
-            let mut r = nursery::net::UnixStream::from_std(r1).unwrap();
-            let mut byte = [0];
-            let read = r.read_exact(&mut byte);
-            let _ = waiting_tx.send(());
-            read.await.unwrap();
-            p.first()
-        });
+        let a = reader_then(r1, move || p.first()).await;
         let p = pair.clone();
-        let b = nursery::spawn(async move {
-            let mut r = nursery::net::UnixStream::from_std(r2).unwrap();
-            let mut byte = [0];
-            let read = r.read_exact(&mut byte);
-            let _ = waiting2_tx.send(());
-            read.await.unwrap();
-            p.second()
-        });
-        waiting_rx.await.unwrap();
-        waiting2_rx.await.unwrap();
+        let b = reader_then(r2, move || p.second()).await;
         nursery::time::sleep(Duration::from_millis(20)).await;
         w1.write_all(b"x").unwrap();
         // Only once the first reader computes does the second byte go out.
