@@ -34,6 +34,7 @@ mod context;
 mod driver;
 mod dump;
 mod handle;
+mod metrics;
 mod runtime;
 mod scope;
 pub mod signal;
@@ -47,8 +48,10 @@ pub mod time;
 pub use builder::Builder;
 pub use dump::TaskTree;
 pub use handle::Handle;
+pub use metrics::RuntimeMetrics;
 /// The I/O types: TCP, UDP and Unix sockets driven by the runtime's reactor.
 pub use nursery_reactor::net;
+pub use nursery_scheduler::WorkerMetrics;
 pub use nursery_scheduler::{JoinError, JoinHandle, SpawnError};
 pub use runtime::Runtime;
 pub use scope::{

@@ -30,6 +30,7 @@ pub mod coop;
 mod group;
 mod idle;
 mod lifo_slot;
+mod metrics;
 mod park;
 mod poll_slot;
 mod sync;
@@ -37,6 +38,7 @@ mod task;
 mod worker;
 
 pub use group::Group;
+pub use metrics::WorkerMetrics;
 pub use park::Park;
 pub use poll_slot::PollSnapshot;
 pub use task::{Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
