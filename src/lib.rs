@@ -23,9 +23,9 @@
 
 pub use nursery_runtime::{
     fail_after, fail_at, move_on_after, move_on_at, scope, spawn, supervised, try_scope, Builder,
-    FailAfter, Fault, FaultKind, Handle, JoinError, JoinHandle, MoveOnAfter, Ready, Runtime, Scope,
-    ScopeFuture, ShutdownRequested, SpawnError, StallReport, StartError, TaskSet, TaskTree,
-    TryScope, TryScopeFuture,
+    FailAfter, Fault, FaultKind, Handle, JoinError, JoinHandle, MoveOnAfter, Ready, Runtime,
+    RuntimeMetrics, Scope, ScopeFuture, ShutdownRequested, SpawnError, StallReport, StartError,
+    TaskSet, TaskTree, TryScope, TryScopeFuture, WorkerMetrics,
 };
 
 /// `#[nursery::main]` and `#[nursery::test]`: run an `async fn` on a fresh runtime.

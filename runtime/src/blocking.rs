@@ -191,6 +191,12 @@ impl BlockingPool {
         self.state.lock().threads
     }
 
+    /// Threads in the pool and, among them, those idle (waiting for a job), read together.
+    pub(crate) fn thread_counts(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        (state.threads, state.idle)
+    }
+
     /// Thread handles the pool holds: the live threads' and the last retiree's.
     #[cfg(test)]
     fn held_handles(&self) -> usize {

@@ -35,6 +35,7 @@ pub mod diagnostics;
 mod driver;
 mod dump;
 mod handle;
+mod metrics;
 mod runtime;
 mod scope;
 pub mod signal;
@@ -49,8 +50,10 @@ pub use builder::Builder;
 pub use diagnostics::{Fault, FaultKind};
 pub use dump::TaskTree;
 pub use handle::Handle;
+pub use metrics::RuntimeMetrics;
 /// The I/O types: TCP, UDP and Unix sockets driven by the runtime's reactor.
 pub use nursery_reactor::net;
+pub use nursery_scheduler::WorkerMetrics;
 pub use nursery_scheduler::{JoinError, JoinHandle, SpawnError};
 pub use runtime::Runtime;
 pub use scope::{

@@ -111,6 +111,7 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     REMAINING.with(|r| match r.get() {
         None => Poll::Ready(()),
         Some(0) => {
+            crate::worker::count_budget_exhaustion();
             cx.waker().wake_by_ref();
             Poll::Pending
         }

@@ -31,6 +31,7 @@ pub mod diagnostics;
 mod group;
 mod idle;
 mod lifo_slot;
+mod metrics;
 mod park;
 mod poll_slot;
 mod sync;
@@ -38,6 +39,7 @@ mod task;
 mod worker;
 
 pub use group::Group;
+pub use metrics::WorkerMetrics;
 pub use park::Park;
 pub use poll_slot::PollSnapshot;
 pub use task::{Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};

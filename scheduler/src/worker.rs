@@ -10,6 +10,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crate::context;
 use crate::idle::Idle;
 use crate::lifo_slot::LifoSlot;
+use crate::metrics::{Counters, WorkerMetrics};
 use crate::park::Park;
 use crate::poll_slot::{PollSlot, PollSnapshot};
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     polls: Box<[PollSlot]>,
     /// Each worker's LIFO slot (see `lifo_slot.rs`).
     lifos: Box<[LifoSlot]>,
+    /// Each worker's counters, written by that worker only (see `metrics.rs`).
+    counters: Box<[Counters]>,
     /// Keeps the pool of recycled task cells while this scheduler lives.
     _cells: crate::task::recycle::PoolUser,
 }
@@ -54,6 +57,21 @@ struct Local {
     queue: Worker<NodeRef>,
     /// Inside `Park::park` (the reactor or timers are waking tasks from this thread).
     in_park: Cell<bool>,
+    /// This worker's counters in `Shared::counters`, kept alive by `run`'s `Arc<Shared>`.
+    counters: *const Counters,
+}
+
+/// Counts a budget exhaustion (`coop::poll_proceed` returning `Pending`) against this thread's
+/// worker, if it is one.
+pub(crate) fn count_budget_exhaustion() {
+    let local = LOCAL.with(Cell::get);
+    if local.is_null() {
+        return;
+    }
+    // SAFETY: LOCAL points to the `Local` on this thread's stack while its worker loop runs
+    // (it is reset before `run` returns), and `counters` points into the `Shared` that loop
+    // holds a count of; only this thread, that worker, writes them.
+    unsafe { (*(*local).counters).budget_exhaustions.add(1) };
 }
 
 thread_local! {
@@ -412,6 +430,7 @@ impl Scheduler {
             tree: next_tree(),
             polls: (0..workers).map(|_| PollSlot::default()).collect(),
             lifos: (0..workers).map(|_| LifoSlot::new()).collect(),
+            counters: (0..workers).map(|_| Counters::default()).collect(),
             _cells: crate::task::recycle::PoolUser::register(),
         });
         let runners = queues
@@ -867,6 +886,18 @@ impl Scheduler {
         self.shared.polls[index].snapshot()
     }
 
+    /// A reading of worker `index`'s counters: polls, steals, parks and the rest (see
+    /// [`WorkerMetrics`]), and the depth of its run queue now. Cheap: a handful of relaxed
+    /// loads; the worker is not disturbed. (`nursery_runtime::Handle::metrics` reads every
+    /// worker's, with an example.)
+    ///
+    /// # Panics
+    /// If `index` is not below [`workers`](Scheduler::workers).
+    pub fn worker_metrics(&self, index: usize) -> WorkerMetrics {
+        let shared = &self.shared;
+        shared.counters[index].read(index, shared.stealers[index].len())
+    }
+
     /// For a monitor that sees worker `index` stuck in one poll: if tasks wait in that worker's
     /// queue, wake a sleeping worker to steal them. (Tasks woken by a running task wake no peer
     /// until a backlog builds up; behind a poll that blocks its thread they would otherwise wait
@@ -1121,7 +1152,9 @@ impl WorkerRunner {
             index: self.index,
             queue: self.queue,
             in_park: Cell::new(false),
+            counters: &shared.counters[self.index],
         };
+        let counters = &shared.counters[local.index];
         let previous_worker = context::set_worker_of(Arc::as_ptr(&shared) as usize);
         let previous_local = LOCAL.with(|l| l.replace(&local as *const Local));
         shared.park.on_worker_start(local.index);
@@ -1163,6 +1196,8 @@ impl WorkerRunner {
                             shared.notify_one();
                         }
                     }
+                    // Counted before the poll, so that whoever sees the task's result sees it.
+                    counters.polls.add(1);
                     let slot = &shared.polls[local.index];
                     let meta = &task.header().meta;
                     slot.begin(meta.id, meta.location);
@@ -1173,6 +1208,7 @@ impl WorkerRunner {
                     if searching {
                         match watch(&shared, &local, std::mem::take(&mut fed_from_outside)) {
                             Watched::Task(task) => {
+                                counters.lifo_steals.add(1);
                                 // Found as a searcher: run it on the next turn of the loop.
                                 local.queue.push(task);
                                 continue;
@@ -1184,10 +1220,14 @@ impl WorkerRunner {
                     shared.idle.park(local.index, searching);
                     if !(shared.work_for_a_parking_worker() || shared.shutdown.load(Acquire)) {
                         local.in_park.set(true);
+                        counters.parks.add(1);
                         shared.park.park(local.index);
                         local.in_park.set(false);
                     }
                     searching = shared.idle.unparked(local.index);
+                    if searching {
+                        counters.unparks.add(1);
+                    }
                     // What `park` woke here (I/O, timers) wakes a peer only now (see
                     // `schedule`): this worker no longer counts as asleep.
                     shared.share_local_backlog(&local);
@@ -1215,6 +1255,7 @@ fn next_task(
     if tick % MAINTENANCE_INTERVAL == 0 {
         if let Steal::Success(task) = steal_retrying(&shared.injector) {
             *from_injector = true;
+            shared.counters[local.index].injector_pulls.add(1);
             // The task in the LIFO slot now waits behind this one: where a peer can take it.
             if let Some(waiting) = lifo.take() {
                 local.queue.push(waiting);
@@ -1238,6 +1279,9 @@ fn next_task(
         match shared.injector.steal_batch_and_pop(&local.queue) {
             Steal::Success(task) => {
                 *from_injector = true;
+                // The queue was empty: all it holds now came with `task`.
+                let pulled = 1 + local.queue.len() as u64;
+                shared.counters[local.index].injector_pulls.add(pulled);
                 return Some(task);
             }
             Steal::Retry => continue,
@@ -1349,6 +1393,8 @@ fn steal_stuck_lifo(shared: &Shared, local: &Local) -> Option<NodeRef> {
 fn steal(shared: &Shared, local: &Local, rng: &mut XorShift) -> Option<NodeRef> {
     let n = shared.stealers.len();
     let start = (rng.next() as usize) % n;
+    let counters = &shared.counters[local.index];
+    let before = local.queue.len();
     let mut retry = true;
     while retry {
         retry = false;
@@ -1358,14 +1404,22 @@ fn steal(shared: &Shared, local: &Local, rng: &mut XorShift) -> Option<NodeRef> 
                 continue;
             }
             match shared.stealers[victim].steal_batch_and_pop(&local.queue) {
-                Steal::Success(task) => return Some(task),
+                Steal::Success(task) => {
+                    let moved = local.queue.len().saturating_sub(before) as u64;
+                    counters.steals.add(1 + moved);
+                    return Some(task);
+                }
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
         }
     }
     // Work may have been injected while we looked at the peers.
-    steal_retrying(&shared.injector).success()
+    let task = steal_retrying(&shared.injector).success();
+    if task.is_some() {
+        counters.injector_pulls.add(1);
+    }
+    task
 }
 
 /// A tiny PRNG to pick the first steal victim.
