@@ -37,12 +37,16 @@ pub use loom_deque::{Injector, Steal, Stealer, Worker};
 mod context;
 #[path = "../../src/coop.rs"]
 mod coop;
+#[path = "../../src/diagnostics.rs"]
+mod diagnostics;
 #[path = "../../src/group.rs"]
 mod group;
 #[path = "../../src/idle.rs"]
 mod idle;
 #[path = "../../src/lifo_slot.rs"]
 mod lifo_slot;
+#[path = "../../src/metrics.rs"]
+mod metrics;
 #[path = "../../src/park.rs"]
 mod park;
 #[path = "../../src/poll_slot.rs"]
@@ -55,6 +59,7 @@ mod task;
 mod worker;
 
 pub use group::Group;
+pub use metrics::WorkerMetrics;
 pub use park::Park;
 pub use poll_slot::PollSnapshot;
 pub use task::{Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
