@@ -83,14 +83,14 @@ impl Group {
     }
 
     pub(crate) fn child(
+        shared: &crate::worker::Shared,
         parent: &NodeRef,
         supervised: bool,
-        id: u64,
         meta: Option<SpawnMeta>,
         what: &'static str,
     ) -> Result<Group, SpawnError> {
         Ok(Group {
-            node: task::new_group(parent, supervised, id, meta, what)?,
+            node: task::new_group(shared, parent, supervised, meta, what)?,
             parent: Some(parent.clone()),
         })
     }

@@ -43,10 +43,9 @@ pub(crate) struct Shared {
 /// Why a task is being queued: it decides where it goes and whether a peer is woken for it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Origin {
-    /// A new task.
-    Spawn,
-    /// A wake (by a task, by I/O or a timer, or a cancellation).
-    Wake,
+    /// A new task, or a wake (by a task, by I/O or a timer, or a cancellation): it goes to the
+    /// LIFO slot.
+    Ready,
     /// A task that woke itself while running (`yield_now`): it goes behind the others.
     Yield,
 }
@@ -125,7 +124,7 @@ impl Shared {
         // SAFETY: alive now (the caller's guarantee).
         let shared = unsafe { this.as_ref() };
         match shared.own_worker() {
-            Some(local) => shared.schedule_local(local, task, Origin::Wake),
+            Some(local) => shared.schedule_local(local, task, Origin::Ready),
             None => {
                 // SAFETY: `this` came from `as_raw` (what `Arc::into_raw` returns), and the
                 // scheduler is alive now.
@@ -634,10 +633,7 @@ impl Scheduler {
         meta: Option<SpawnMeta>,
         what: &'static str,
     ) -> Result<crate::Group, SpawnError> {
-        if parent.header().meta.tree != self.shared.tree {
-            return Err(SpawnError::other_runtime());
-        }
-        crate::Group::child(parent, supervised, self.shared.next_id(), meta, what)
+        crate::Group::child(&self.shared, parent, supervised, meta, what)
     }
 
     /// Keeps `node` from completing until the returned guard is dropped, like an extra child

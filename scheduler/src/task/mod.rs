@@ -27,6 +27,22 @@ use crate::sync::atomic::Ordering::Acquire;
 use crate::sync::Arc;
 use crate::worker::Shared;
 
+/// Takes a pending slot on `parent` for a new child: refused if the parent is in another
+/// scheduler's tree, or has completed.
+fn reserve_child_slot(
+    parent: &Header,
+    shared: &Shared,
+    what: &'static str,
+) -> Result<(), SpawnError> {
+    if parent.meta.tree != shared.tree {
+        return Err(SpawnError::other_runtime());
+    }
+    if !tree::try_reserve_child(parent) {
+        return Err(SpawnError::closed(what));
+    }
+    Ok(())
+}
+
 /// Allocates a task under `parent` and queues it.
 pub(crate) fn spawn<F>(
     shared: &Arc<Shared>,
@@ -40,12 +56,7 @@ where
     F::Output: Send + 'static,
 {
     let parent_header = parent.header();
-    if parent_header.meta.tree != shared.tree {
-        return Err(SpawnError::other_runtime());
-    }
-    if !tree::try_reserve_child(parent_header) {
-        return Err(SpawnError::closed(what));
-    }
+    reserve_child_slot(parent_header, shared, what)?;
     let named = meta.name.is_some();
     let memory = recycle::alloc(std::alloc::Layout::new::<Cell<F>>());
     let vtable = match memory.recycled {
@@ -74,28 +85,25 @@ where
     // parent list's (held in reserve until the task joins the list: at once if it is named,
     // else when it first waits).
     let (queued, joined) = unsafe { (NodeRef::from_raw(ptr), NodeRef::from_raw(ptr)) };
-    shared.schedule(queued, crate::worker::Origin::Spawn);
+    shared.schedule(queued, crate::worker::Origin::Ready);
     // SAFETY: the cell's future outputs `F::Output`; the join interest starts set.
     Ok(unsafe { JoinHandle::new(joined) })
 }
 
 /// Creates a group (scope, `block_on` body) under `parent`, holding its body slot.
 pub(crate) fn new_group(
+    shared: &Shared,
     parent: &NodeRef,
     supervised: bool,
-    id: u64,
     meta: Option<SpawnMeta>,
     what: &'static str,
 ) -> Result<NodeRef, SpawnError> {
     let parent_header = parent.header();
-    let tree = parent_header.meta.tree;
-    if !tree::try_reserve_child(parent_header) {
-        return Err(SpawnError::closed(what));
-    }
+    reserve_child_slot(parent_header, shared, what)?;
     let group = NodeRef::new_group(
         Kind::Group { supervised },
         Some(parent.ptr()),
-        Meta::new(id, tree, meta),
+        Meta::new(shared.next_id(), shared.tree, meta),
     );
     tree::link_new_child(parent_header, group.ptr(), true);
     Ok(group)
