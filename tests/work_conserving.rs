@@ -51,6 +51,23 @@ impl Pair {
     }
 }
 
+/// Two tasks, each waiting for its oneshot, then computing until the other has started.
+fn woken_pair() -> ([oneshot::Sender<()>; 2], [nursery::JoinHandle<bool>; 2]) {
+    let pair = Pair::default();
+    let (tx1, rx1) = oneshot::channel::<()>();
+    let (tx2, rx2) = oneshot::channel::<()>();
+    let p = pair.clone();
+    let a = nursery::spawn(async move {
+        rx1.await.unwrap();
+        p.first()
+    });
+    let b = nursery::spawn(async move {
+        rx2.await.unwrap();
+        pair.second()
+    });
+    ([tx1, tx2], [a, b])
+}
+
 /// Spawns a task that reads one byte from `stream` (registered with the runtime), then runs
 /// `then`; resolves once the task is about to wait for the byte.
 async fn reader_then(
@@ -96,19 +113,7 @@ fn a_task_woken_by_a_task_that_goes_on_computing_runs_on_the_idle_worker() {
 fn two_tasks_woken_by_a_task_run_at_once() {
     let rt = runtime();
     let ok = rt.block_on(async {
-        let pair = Pair::default();
-        let (tx1, rx1) = oneshot::channel::<()>();
-        let (tx2, rx2) = oneshot::channel::<()>();
-        let p = pair.clone();
-        let a = nursery::spawn(async move {
-            rx1.await.unwrap();
-            p.first()
-        });
-        let p = pair.clone();
-        let b = nursery::spawn(async move {
-            rx2.await.unwrap();
-            p.second()
-        });
+        let ([tx1, tx2], [a, b]) = woken_pair();
         nursery::spawn(async move {
             nursery::task::yield_now().await;
             tx1.send(()).unwrap();
@@ -182,19 +187,7 @@ fn two_tasks_woken_by_io_at_once_run_at_once() {
 fn two_tasks_a_plain_thread_wakes_run_at_once() {
     let rt = runtime();
     let ok = rt.block_on(async {
-        let pair = Pair::default();
-        let (tx1, rx1) = oneshot::channel::<()>();
-        let (tx2, rx2) = oneshot::channel::<()>();
-        let p = pair.clone();
-        let a = nursery::spawn(async move {
-            rx1.await.unwrap();
-            p.first()
-        });
-        let p = pair.clone();
-        let b = nursery::spawn(async move {
-            rx2.await.unwrap();
-            p.second()
-        });
+        let ([tx1, tx2], [a, b]) = woken_pair();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
             tx1.send(()).unwrap();
