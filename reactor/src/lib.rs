@@ -87,6 +87,8 @@ mod poll_evented;
 mod ready;
 mod registration;
 mod scheduled_io;
+#[cfg(test)]
+mod test_waker;
 mod token;
 mod waiters;
 

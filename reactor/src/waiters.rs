@@ -228,22 +228,8 @@ impl WaiterList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::task::Wake;
-
-    struct CountingWaker(AtomicUsize);
-
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        (counter.clone(), Waker::from(counter))
-    }
+    use crate::test_waker::{counting_waker, CountingWaker};
+    use std::sync::atomic::Ordering;
 
     fn wakes(counter: &CountingWaker) -> usize {
         counter.0.load(Ordering::SeqCst)

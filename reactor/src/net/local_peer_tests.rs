@@ -7,9 +7,8 @@
 use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
@@ -18,24 +17,12 @@ use crate::config::Config;
 use crate::driver::Reactor;
 use crate::local_peer::LocalPeer;
 use crate::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::test_waker::counting_waker;
 
 /// Set in a child process started by a test here: what the child connects to.
 const CHILD_ENV: &str = "NURSERY_LOCAL_PEER_TEST_CHILD";
 /// Request/response rounds between the child and this process.
 const ROUNDS: usize = 40;
-
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let count = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    (count.clone(), Waker::from(count))
-}
 
 /// Polls `fut` to completion, turning `reactor` between polls (at most ten seconds).
 fn drive<F: Future>(reactor: &mut Reactor, fut: F) -> F::Output {

@@ -3,9 +3,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -13,17 +11,10 @@ use futures_core::Stream;
 use crate::driver::Reactor;
 use crate::net::{TcpListener, UdpSocket};
 use crate::ready::Direction;
-
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+use crate::test_waker::counting_waker;
 
 fn waker() -> Waker {
-    Waker::from(Arc::new(CountingWaker(AtomicUsize::new(0))))
+    counting_waker().1
 }
 
 fn listener() -> TcpListener {
