@@ -28,7 +28,6 @@ const EVENTS_CAPACITY: usize = 1024;
 
 /// How many registrations' events [`Handle::wake_one_ready`] takes at most looking for a
 /// waiting task.
-#[cfg(any(target_os = "linux", target_os = "android"))]
 const MAX_EVENTS_PER_WAKE_ONE: usize = 4;
 
 /// The I/O driver: owns the `mio::Poll` and dispatches readiness to wakers.
@@ -322,7 +321,7 @@ impl Handle {
     /// thread (for a runtime worker, onto that worker, where the bytes are). The event of that
     /// write is among the oldest not yet taken, behind at most a few
     /// that wake nobody (a new socket's first "writable"); a younger one, from another
-    /// thread's write a moment later, stays for that thread (see `epoll_oldest.rs`).
+    /// thread's write a moment later, stays for that thread (see `sys/linux/epoll.rs`).
     ///
     /// Like [`Reactor::turn`], it resumes a panic of the waker it woke.
     ///
@@ -377,56 +376,47 @@ impl Handle {
     /// [`wake_one_ready`](Handle::wake_one_ready), returning the token of the registration
     /// whose event woke a task.
     pub(crate) fn wake_oldest_ready(&self) -> Option<Token> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
-            use std::os::fd::AsRawFd;
-            let inner = &*self.inner;
-            let mut took_unpark = false;
-            let mut woke = None;
-            let mut wakers = Vec::new();
-            let mut events = 0;
-            while events < MAX_EVENTS_PER_WAKE_ONE {
-                let (token, ready) =
-                    match crate::epoll_oldest::oldest_ready(inner.registry.as_raw_fd()) {
-                        Ok(Some((token, ready))) => (Token(token), ready),
-                        Ok(None) => break,
-                        Err(e) => {
-                            // Only EBADF/EINVAL are possible (a bug, not a condition): say so,
-                            // and leave the events to the turn, which reports the same error.
-                            crate::fault::report(
-                                Some(self),
-                                crate::fault::IoFault::CollectFailed(e),
-                            );
-                            break;
-                        }
-                    };
-                if token == token::WAKER {
-                    took_unpark = true; // at most once: it is re-armed only below
-                    continue;
-                }
-                events += 1;
-                if inner.registrations.lock().apply(token, ready, &mut wakers) {
-                    woke = Some(token);
+        use std::os::fd::AsRawFd;
+        let inner = &*self.inner;
+        let mut took_unpark = false;
+        let mut woke = None;
+        let mut wakers = Vec::new();
+        let mut events = 0;
+        while events < MAX_EVENTS_PER_WAKE_ONE {
+            let (token, ready) = match crate::sys::oldest_ready(inner.registry.as_raw_fd()) {
+                Ok(Some((token, ready))) => (Token(token), ready),
+                Ok(None) => break,
+                Err(e) => {
+                    // Only EBADF/EINVAL are possible (a bug, not a condition): say so,
+                    // and leave the events to the turn, which reports the same error.
+                    crate::fault::report(Some(self), crate::fault::IoFault::CollectFailed(e));
                     break;
                 }
+            };
+            if token == token::WAKER {
+                took_unpark = true; // at most once: it is re-armed only below
+                continue;
             }
-            if took_unpark {
-                // That wake-up was meant for the turn (perhaps blocked right now, or the next
-                // one): give it a new one, now that this look will not take it again.
-                // `unpark_pending` stays set: the turn that sees the event clears it.
-                if let Err(e) = inner.waker.wake() {
-                    panic!("the nursery reactor could not be woken: {e}");
-                }
+            events += 1;
+            if inner.registrations.lock().apply(token, ready, &mut wakers) {
+                woke = Some(token);
+                break;
             }
-            // Woken last, after the re-arm: a waker's panic, passed on from here, must not
-            // cost the turn its wake-up.
-            if !wakers.is_empty() {
-                wake_all(&mut wakers);
-            }
-            woke
         }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        None
+        if took_unpark {
+            // That wake-up was meant for the turn (perhaps blocked right now, or the next
+            // one): give it a new one, now that this look will not take it again.
+            // `unpark_pending` stays set: the turn that sees the event clears it.
+            if let Err(e) = inner.waker.wake() {
+                panic!("the nursery reactor could not be woken: {e}");
+            }
+        }
+        // Woken last, after the re-arm: a waker's panic, passed on from here, must not
+        // cost the turn its wake-up.
+        if !wakers.is_empty() {
+            wake_all(&mut wakers);
+        }
+        woke
     }
 
     /// Whether writes to streams whose peer is one of this process's sockets wake that peer's

@@ -68,16 +68,13 @@
 //! [`shutdown`]: Handle::shutdown
 
 #![deny(missing_docs, missing_debug_implementations)]
-// The exceptions, `net/tcp_inq.rs`, `net/peer_cred.rs` and `epoll_oldest.rs`, allow it for
-// system calls that std and mio lack.
+// The one exception is `sys/`, the system calls std and mio lack.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod config;
 mod context;
 mod driver;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod epoll_oldest;
 mod error;
 mod fault;
 mod local_peer;
@@ -87,6 +84,8 @@ mod poll_evented;
 mod ready;
 mod registration;
 mod scheduled_io;
+#[allow(unsafe_code)]
+mod sys;
 #[cfg(test)]
 mod test_waker;
 mod token;

@@ -46,9 +46,8 @@ mod addr;
 mod async_fd;
 mod split;
 mod stream_io;
-mod stream_socket;
+pub(crate) mod stream_socket;
 pub mod tcp;
-mod tcp_inq;
 mod udp;
 pub mod unix;
 
@@ -59,7 +58,6 @@ pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 mod fd;
-mod peer_cred;
 
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 mod local_peer_tests;

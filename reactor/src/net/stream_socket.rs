@@ -52,7 +52,7 @@ macro_rules! impl_stream_socket {
 }
 
 impl_stream_socket!(
-    mio::net::TcpStream => super::tcp_inq::read,
+    mio::net::TcpStream => crate::sys::tcp_inq::read,
     mio::net::UnixStream => read_not_knowing_drained
 );
 

@@ -17,9 +17,9 @@ use crate::net::addr::{self, ToSocketAddrs};
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::tcp::split::{self, OwnedReadHalf, OwnedWriteHalf};
-use crate::net::tcp_inq;
 use crate::poll_evented::PollEvented;
 use crate::ready::Direction;
+use crate::sys::tcp_inq;
 
 /// A TCP connection.
 ///

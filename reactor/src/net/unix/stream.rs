@@ -14,7 +14,6 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::driver::Handle;
 use crate::local_peer::{self, LocalPeer};
-use crate::net::peer_cred;
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::unix::split::{self, OwnedReadHalf, OwnedWriteHalf};
@@ -195,7 +194,7 @@ impl UnixStream {
     fn from_registered(mut io: PollEvented<mio::net::UnixStream>, peer: Peer) -> UnixStream {
         let local_peer = LocalPeer::unix(io.handle(), || match peer {
             Peer::Ours => true,
-            Peer::AskTheKernel => peer_cred::peer_is_this_process(io.source()),
+            Peer::AskTheKernel => crate::sys::peer_is_this_process(io.source()),
         });
         io.set_local_peer(local_peer);
         UnixStream { io }

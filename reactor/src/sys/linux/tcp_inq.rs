@@ -4,40 +4,31 @@
 //! without the `read(2)` that would otherwise find out by failing with
 //! `EAGAIN` (in a request/response exchange, every other read).
 //!
-//! With `epoll_oldest.rs` and `net/peer_cred.rs`, the only `unsafe` of this
-//! crate: two system calls std and mio do not offer (`setsockopt` of this
-//! option, `recvmsg` with a control buffer) and the walk over the control
-//! messages the kernel wrote.
-#![allow(unsafe_code)]
+//! Two system calls std and mio do not offer (`setsockopt` of this option, `recvmsg` with a
+//! control buffer) and the walk over the control messages the kernel wrote.
 
 use std::io;
 
-/// Turns `TCP_INQ` on for `socket`. Failure (an older kernel, another OS)
+/// Turns `TCP_INQ` on for `socket`. Failure (a kernel older than 4.18)
 /// is ignored: reads then simply do not know when the socket is empty.
 pub(crate) fn enable(socket: &mio::net::TcpStream) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use std::os::fd::AsRawFd;
-        let on: libc::c_int = 1;
-        // SAFETY: a valid descriptor, and `on` is the `int` this option takes.
-        let _ = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_TCP,
-                libc::TCP_INQ,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let _ = socket;
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid descriptor, and `on` is the `int` this option takes.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_TCP,
+            libc::TCP_INQ,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 /// `recvmsg(2)` into `buf`, reading the `TCP_CM_INQ` control message: the
 /// socket is drained when it says zero bytes remain (after a FIN the kernel
 /// reports one, so the end of the stream is still read).
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn read(socket: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
     use std::os::fd::AsRawFd;
 
@@ -76,12 +67,7 @@ pub(crate) fn read(socket: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<(
 }
 
 /// Elsewhere: a plain read.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn read(socket: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    crate::net::stream_socket::read_not_knowing_drained(socket, buf)
-}
-
-#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+#[cfg(test)]
 mod tests {
     use std::io::Write;
 

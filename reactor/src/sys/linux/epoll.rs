@@ -10,10 +10,6 @@
 //! it, and about 30 % of tcp_echo's messages crossed cores; with one, 0.4 % of the waits find
 //! nothing). The event bits are read exactly as mio reads them (`mio::event::Event` cannot be
 //! built from raw bits).
-//!
-//! With `net/tcp_inq.rs` and `net/peer_cred.rs`, the only `unsafe` of this crate: the system
-//! call and the event it fills.
-#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::RawFd;
