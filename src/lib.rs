@@ -17,6 +17,10 @@
 //! });
 //! assert_eq!(total, 3);
 //! ```
+//!
+//! The `tracing` feature (off by default) gives every task and every scope a `tracing` span,
+//! parented like the task tree and entered on every poll, with events for failures,
+//! cancellations and how scopes end (`docs/semantics.md`, `examples/tracing.rs`).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]

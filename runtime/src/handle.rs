@@ -114,9 +114,9 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner
-            .scheduler
-            .spawn(self.inner.root.node(), future, meta, "runtime")
+        let root = self.inner.root.node();
+        let future = crate::trace::task(future, &meta, root, crate::trace::Parent::Root);
+        self.inner.scheduler.spawn(root, future, meta, "runtime")
     }
 
     /// Runs `future` to completion on the calling thread (see [`Runtime::block_on`](crate::Runtime::block_on)).

@@ -45,6 +45,7 @@ mod sync;
 pub mod task;
 mod thread_waker;
 pub mod time;
+mod trace;
 
 pub use builder::Builder;
 pub use diagnostics::{Fault, FaultKind};

@@ -220,6 +220,7 @@ impl Runtime {
         }
         let inner = &self.handle.inner;
         // Shields protect from scopes, not from shutdown: every task goes.
+        crate::trace::runtime_shutdown();
         self.handle.scheduler().cancel_all(inner.root.node());
         inner.root.close();
         let waker = ThreadWaker::new();

@@ -5,6 +5,7 @@ use std::future::Future;
 use nursery_scheduler::{JoinHandle, SpawnError, SpawnMeta};
 
 use crate::context;
+use crate::trace::Parent;
 
 /// Spawns `future` as a child of the current task (or of the `block_on` body).
 ///
@@ -41,7 +42,10 @@ where
             panic!("nursery::spawn: {}", context::NO_RUNTIME)
         };
         nursery_scheduler::context::with_current_node(|node| match node {
-            Some(parent) => handle.scheduler().spawn(parent, future, meta, "task"),
+            Some(parent) => {
+                let future = crate::trace::task(future, &meta, parent, Parent::Current);
+                handle.scheduler().spawn(parent, future, meta, "task")
+            }
             // On a worker thread but outside any task (e.g. a start hook): the root adopts it.
             None => handle.spawn_root(future, meta),
         })

@@ -19,6 +19,8 @@ pub(crate) struct Control {
     aborted: AtomicBool,
     /// Futures the scope's future polls while the scope lives (`Scope::shutdown_on`).
     pub(crate) watchers: super::watchers::Watchers,
+    /// The scope's `tracing` span (nothing without the `tracing` feature).
+    pub(crate) span: crate::trace::ScopeSpan,
 }
 
 #[derive(Default)]

@@ -69,6 +69,10 @@ pin_project! {
             // A scope future dropped early (a `timeout`, a `select`): its body goes inside the
             // scope, before the group (a later field) is dropped and cancels the children.
             let mut this = this.project();
+            let _span = this.control.span.enter();
+            if this.group.as_ref().is_some_and(|g| !g.node().is_complete()) {
+                crate::trace::scope_finished("dropped");
+            }
             this.drop_body();
             this.control.watchers.close();
             // Dropped after its body returned, while it waited for children (R4): they are
@@ -87,17 +91,25 @@ struct Unopened<F> {
     make_body: F,
     supervised: bool,
     location: &'static Location<'static>,
+    /// What the scope is called in its `tracing` span: `scope`, `supervised`, `try_scope`, ...
+    kind: &'static str,
 }
 
 /// A scope to be opened at its first poll: `block_on(scope(..))` works, and the scope belongs
 /// to the task that awaits it.
 #[track_caller]
-pub(crate) fn new<M: MakeBody>(make_body: M, supervised: bool, control: Control) -> ScopeCore<M> {
+pub(crate) fn new<M: MakeBody>(
+    make_body: M,
+    kind: &'static str,
+    supervised: bool,
+    control: Control,
+) -> ScopeCore<M> {
     ScopeCore {
         unopened: Some(Unopened {
             make_body,
             supervised,
             location: Location::caller(),
+            kind,
         }),
         body: None,
         output: None,
@@ -122,9 +134,16 @@ impl<M: MakeBody> CoreProj<'_, M> {
         };
         let group = nursery_scheduler::context::with_current_node(|node| {
             let parent = node.unwrap_or(handle.root());
-            handle
-                .scheduler()
-                .new_group(parent, unopened.supervised, Some(meta), "task")
+            let group =
+                handle
+                    .scheduler()
+                    .new_group(parent, unopened.supervised, Some(meta), "task");
+            if let Ok(group) = &group {
+                let id = group.node().id();
+                let span = &self.control.span;
+                span.open(id, parent, unopened.kind, unopened.location);
+            }
+            group
         })
         .unwrap_or_else(|e| panic!("nursery::scope: {e}"));
         let scope = Scope {
@@ -134,6 +153,7 @@ impl<M: MakeBody> CoreProj<'_, M> {
         };
         // Made inside the scope: a `nursery::spawn` in the closure itself belongs to it too.
         let body = {
+            let _span = self.control.span.enter();
             let _inside = nursery_scheduler::context::enter(group.node());
             unopened.make_body.make(scope)
         };
@@ -145,6 +165,7 @@ impl<M: MakeBody> CoreProj<'_, M> {
     /// scope (born cancelled once the scope is) and not to the enclosing task.
     fn drop_body(&mut self) {
         if let (Some(group), Some(_)) = (&*self.group, self.body.as_ref().as_pin_ref()) {
+            let _span = self.control.span.enter();
             let _inside = nursery_scheduler::context::enter(group.node());
             self.body.set(None);
         }
@@ -183,6 +204,7 @@ impl<M: MakeBody> ScopeCore<M> {
     ) -> Poll<Exit<<M::Body as Future>::Output>> {
         let mut this = self.project();
         this.open();
+        let _span = this.control.span.enter();
         // First: a shutdown a watcher requests now is seen by the checks below.
         this.control.watchers.poll(cx);
 
@@ -205,6 +227,13 @@ impl<M: MakeBody> ScopeCore<M> {
             // that lands in between still wakes us.
             let _ = group.poll_complete(cx);
             if group.has_failed() || this.control.is_aborted() || *this.deadline_hit {
+                crate::trace::scope_stopping(if group.has_failed() {
+                    "a child failed"
+                } else if this.control.is_aborted() {
+                    "a child returned an error"
+                } else {
+                    "deadline"
+                });
                 this.drop_body();
                 this.group().abandon();
             } else {
@@ -231,15 +260,21 @@ impl<M: MakeBody> ScopeCore<M> {
         *this.timer = None;
         this.control.watchers.close();
         if let Some(err) = this.group().take_failure() {
+            crate::trace::scope_finished("failed");
             resume_unwind(err.into_panic());
         }
         Poll::Ready(if *this.deadline_hit {
+            crate::trace::scope_finished("deadline");
             Exit::DeadlineHit
         } else if this.control.is_aborted() {
+            crate::trace::scope_finished("aborted");
             Exit::Aborted
         } else {
             match this.output.take() {
-                Some(output) => Exit::Finished(output),
+                Some(output) => {
+                    crate::trace::scope_finished("ok");
+                    Exit::Finished(output)
+                }
                 None => panic!("a scope future was polled after it completed"),
             }
         })

@@ -68,7 +68,7 @@ where
     Fut: Future,
 {
     MoveOnAfter {
-        core: core::new(body, false, with_deadline(deadline)),
+        core: core::new(body, "move_on", false, with_deadline(deadline)),
     }
 }
 
@@ -110,7 +110,7 @@ where
     Fut: Future,
 {
     FailAfter {
-        core: core::new(body, false, with_deadline(deadline)),
+        core: core::new(body, "fail_after", false, with_deadline(deadline)),
     }
 }
 

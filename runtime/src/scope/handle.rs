@@ -171,6 +171,8 @@ impl Scope {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let parent = crate::trace::Parent::Scope(&self.control.span);
+        let future = crate::trace::task(future, &meta, &self.node, parent);
         self.handle
             .scheduler()
             .spawn(&self.node, future, meta, "scope")
@@ -222,6 +224,7 @@ impl Scope {
     /// }));
     /// ```
     pub fn cancel(&self) {
+        self.control.span.requested("scope cancel requested");
         self.node.cancel();
     }
 
@@ -265,6 +268,7 @@ impl Scope {
         let hard_at = Instant::now()
             .checked_add(grace)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+        self.control.span.requested("scope shutdown requested");
         self.control.request_shutdown(hard_at);
         self.handle.scheduler().wake_owner(&self.node);
     }

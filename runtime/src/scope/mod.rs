@@ -78,7 +78,7 @@ where
     Fut: Future,
 {
     ScopeFuture {
-        core: core::new(body, false, Control::default()),
+        core: core::new(body, "scope", false, Control::default()),
     }
 }
 
@@ -104,7 +104,7 @@ where
     Fut: Future,
 {
     ScopeFuture {
-        core: core::new(body, true, Control::default()),
+        core: core::new(body, "supervised", true, Control::default()),
     }
 }
 

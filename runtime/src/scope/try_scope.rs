@@ -46,6 +46,7 @@ where
             body,
             errors: errors.clone(),
         },
+        "try_scope",
         false,
         Control::default(),
     );
@@ -75,6 +76,7 @@ impl<E> Errors<E> {
                 false
             }
         };
+        crate::trace::task_error(first);
         if first {
             scope.control.abort();
             scope.cancel();
