@@ -114,9 +114,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.inner
-            .scheduler
-            .spawn(self.inner.root.node(), future, meta, "runtime")
+        let root = self.inner.root.node();
+        crate::task_local::spawn(&self.inner.scheduler, root, future, meta, "runtime")
     }
 
     /// Runs `future` to completion on the calling thread (see [`Runtime::block_on`](crate::Runtime::block_on)).

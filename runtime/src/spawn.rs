@@ -41,7 +41,9 @@ where
             panic!("nursery::spawn: {}", context::NO_RUNTIME)
         };
         nursery_scheduler::context::with_current_node(|node| match node {
-            Some(parent) => handle.scheduler().spawn(parent, future, meta, "task"),
+            Some(parent) => {
+                crate::task_local::spawn(handle.scheduler(), parent, future, meta, "task")
+            }
             // On a worker thread but outside any task (e.g. a start hook): the root adopts it.
             None => handle.spawn_root(future, meta),
         })

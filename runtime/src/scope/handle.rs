@@ -171,9 +171,7 @@ impl Scope {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.handle
-            .scheduler()
-            .spawn(&self.node, future, meta, "scope")
+        crate::task_local::spawn(self.handle.scheduler(), &self.node, future, meta, "scope")
     }
 
     /// Limits how many children run at once (Go's `errgroup.SetLimit`): `spawn_wait` waits for a
