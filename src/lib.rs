@@ -32,6 +32,11 @@ pub use nursery_runtime::{
     TaskSet, TaskTree, TryScope, TryScopeFuture, WorkerMetrics,
 };
 
+/// Declares task-locals that the tasks spawned inside their scope inherit (see
+/// [`task::LocalKey`]).
+#[doc(inline)]
+pub use nursery_runtime::task_local;
+
 /// `#[nursery::main]` and `#[nursery::test]`: run an `async fn` on a fresh runtime.
 #[doc(inline)]
 pub use nursery_macros::{main, test};

@@ -212,6 +212,7 @@ impl BlockingPool {
 /// once the closure has returned. A panic in `f` is a panic of that task (see `nursery::spawn`).
 /// If the pool has to start a thread for the job and the OS refuses one while no pool thread is
 /// left to take the job, the task fails the same way, with a message that gives the reason.
+/// The closure sees the task-locals its caller saw (see [`LocalKey`](crate::task::LocalKey)).
 ///
 /// ```
 /// nursery_runtime::Runtime::new().unwrap().block_on(async {
@@ -237,8 +238,9 @@ where
         .hold(task.node())
         .expect("a task that was just spawned has not completed");
     let runtime = handle.clone();
+    let locals = crate::task_local::snapshot();
     let job: Job = Box::new(move |start| match start {
-        Ok(()) => run_job(runtime, hold, f, sender),
+        Ok(()) => run_job(runtime, hold, locals, f, sender),
         Err(e) => {
             let why = format!("spawn_blocking: the blocking pool could not start a thread: {e}");
             sender.send(Err(Box::new(why)));
@@ -249,8 +251,13 @@ where
     task
 }
 
-fn run_job<F, T>(runtime: Handle, hold: Hold, f: F, sender: oneshot::Sender<std::thread::Result<T>>)
-where
+fn run_job<F, T>(
+    runtime: Handle,
+    hold: Hold,
+    locals: crate::task_local::Locals,
+    f: F,
+    sender: oneshot::Sender<std::thread::Result<T>>,
+) where
     F: FnOnce() -> T,
 {
     {
@@ -258,7 +265,9 @@ where
         let _io = runtime.inner.driver.io_handle.enter();
         let _runtime = crate::context::enter(runtime.clone());
         let _node = nursery_scheduler::context::enter(hold.node());
-        sender.send(catch_unwind(AssertUnwindSafe(f)));
+        // It sees the task-locals `spawn_blocking`'s caller saw.
+        let result = crate::task_local::run_with(locals, || catch_unwind(AssertUnwindSafe(f)));
+        sender.send(result);
     }
     // Dropping the hold lets the task complete (after its waiting future is gone).
     drop(hold);

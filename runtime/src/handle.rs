@@ -116,7 +116,7 @@ impl Handle {
     {
         let root = self.inner.root.node();
         let future = crate::trace::task(future, &meta, root, crate::trace::Parent::Root);
-        self.inner.scheduler.spawn(root, future, meta, "runtime")
+        crate::task_local::spawn(&self.inner.scheduler, root, future, meta, "runtime")
     }
 
     /// Runs `future` to completion on the calling thread (see [`Runtime::block_on`](crate::Runtime::block_on)).

@@ -43,6 +43,7 @@ mod spawn;
 mod stall;
 mod sync;
 pub mod task;
+mod task_local;
 mod thread_waker;
 pub mod time;
 mod trace;

@@ -44,7 +44,7 @@ where
         nursery_scheduler::context::with_current_node(|node| match node {
             Some(parent) => {
                 let future = crate::trace::task(future, &meta, parent, Parent::Current);
-                handle.scheduler().spawn(parent, future, meta, "task")
+                crate::task_local::spawn(handle.scheduler(), parent, future, meta, "task")
             }
             // On a worker thread but outside any task (e.g. a start hook): the root adopts it.
             None => handle.spawn_root(future, meta),

@@ -1,4 +1,4 @@
-//! Task utilities: `yield_now`, named spawns, cooperative budget.
+//! Task utilities: `yield_now`, named spawns, cooperative budget, task-locals.
 //!
 //! ```
 //! use nursery_runtime::task::{self, Builder};
@@ -22,6 +22,7 @@ use std::task::{Context, Poll};
 use nursery_scheduler::{JoinHandle, SpawnMeta};
 
 pub use crate::blocking::spawn_blocking;
+pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use nursery_scheduler::coop::consume_budget;
 pub use nursery_scheduler::{JoinError, NodeInfo, NodeRef, SpawnError};
 

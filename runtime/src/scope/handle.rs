@@ -173,9 +173,7 @@ impl Scope {
     {
         let parent = crate::trace::Parent::Scope(&self.control.span);
         let future = crate::trace::task(future, &meta, &self.node, parent);
-        self.handle
-            .scheduler()
-            .spawn(&self.node, future, meta, "scope")
+        crate::task_local::spawn(self.handle.scheduler(), &self.node, future, meta, "scope")
     }
 
     /// Limits how many children run at once (Go's `errgroup.SetLimit`): `spawn_wait` waits for a
