@@ -16,6 +16,7 @@ use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
+use crate::sync::thread_local;
 use crate::task::header::Header;
 use crate::task::NodeRef;
 

@@ -24,6 +24,8 @@ use std::cell::Cell;
 use std::future::poll_fn;
 use std::task::{Context, Poll};
 
+use crate::sync::thread_local;
+
 /// Steps a task may take in one poll.
 ///
 /// ```

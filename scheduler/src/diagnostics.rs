@@ -32,6 +32,8 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use crate::sync::thread_local;
+
 /// What a runtime calls with each [`Fault`] (`Builder::on_fault`).
 pub type FaultHook = Arc<dyn Fn(&Fault) + Send + Sync>;
 

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::ptr::{self, NonNull};
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crate::sync::deque::{Injector, Steal, Stealer, Worker};
 
 use crate::context;
 use crate::idle::Idle;
@@ -14,6 +14,7 @@ use crate::metrics::{Counters, WorkerMetrics};
 use crate::park::Park;
 use crate::poll_slot::{PollSlot, PollSnapshot};
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
+use crate::sync::thread_local;
 use crate::sync::Arc;
 use crate::task::{self, JoinHandle, NodeRef, SpawnError, SpawnMeta};
 
