@@ -1,16 +1,4 @@
 //! Which node's code is running on this thread, and whether this thread is a worker.
-//!
-//! ```
-//! use nursery_scheduler::context::{is_worker_thread, with_current_node};
-//!
-//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-//! let (on_worker, in_task) = rt.block_on(async {
-//!     let probe = async { (is_worker_thread(), with_current_node(|node| node.is_some())) };
-//!     nursery_runtime::spawn(probe).await.unwrap()
-//! });
-//! assert!(on_worker && in_task);
-//! assert!(!is_worker_thread());
-//! ```
 
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
@@ -60,21 +48,6 @@ pub struct EnterGuard {
 /// Makes `node` the current node of this thread until the returned guard is dropped: how a
 /// runtime runs a group's body (a scope's, `block_on`'s) so that what it spawns becomes the
 /// group's child.
-///
-/// ```
-/// use nursery_scheduler::context::{enter, with_current_node};
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// rt.block_on(nursery_runtime::scope(|s| async move {
-///     let node = s.spawn(std::future::pending::<()>());
-///     {
-///         let _guard = enter(node.node());
-///         assert!(with_current_node(|current| current == Some(node.node())));
-///     }
-///     assert!(with_current_node(|current| current != Some(node.node())));
-///     node.cancel();
-/// }));
-/// ```
 pub fn enter(node: &NodeRef) -> EnterGuard {
     let node = node.clone();
     let previous = CURRENT_NODE.with(|c| c.replace(Some(node.ptr())));
@@ -108,18 +81,6 @@ impl Drop for EnterGuard {
 
 /// Runs `f` with the node whose code is running on this thread: the task being polled, or the
 /// body of `block_on`. `None` outside any.
-///
-/// ```
-/// use nursery_scheduler::context::with_current_node;
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// assert_eq!(with_current_node(|node| node.map(|n| n.id())), None);
-/// rt.block_on(async {
-///     let task = nursery_runtime::spawn(async { with_current_node(|node| node.map(|n| n.id())) });
-///     let id = task.id();
-///     assert_eq!(task.await.unwrap(), Some(id)); // inside a task, the task itself
-/// });
-/// ```
 pub fn with_current_node<R>(f: impl FnOnce(Option<&NodeRef>) -> R) -> R {
     match CURRENT_NODE.with(Cell::get) {
         None => f(None),
@@ -143,17 +104,6 @@ pub(crate) fn worker_of() -> usize {
 }
 
 /// Whether this thread runs a worker loop (of any runtime).
-///
-/// ```
-/// use nursery_scheduler::context::is_worker_thread;
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// assert!(!is_worker_thread());
-/// rt.block_on(async {
-///     assert!(!is_worker_thread()); // block_on's body runs on the calling thread
-///     assert!(nursery_runtime::spawn(async { is_worker_thread() }).await.unwrap());
-/// });
-/// ```
 pub fn is_worker_thread() -> bool {
     worker_of() != 0
 }
@@ -163,23 +113,6 @@ pub fn is_worker_thread() -> bool {
 /// the runtime: the worker, and the completion or timer round it was in, carry on. The panic is
 /// reported (after the panic hook has printed it) as a
 /// [`FaultKind::WakerPanicked`](crate::diagnostics::FaultKind::WakerPanicked) fault.
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::task::{Wake, Waker};
-/// use nursery_scheduler::context::wake_guarded;
-///
-/// struct Faulty;
-///
-/// impl Wake for Faulty {
-///     fn wake(self: Arc<Self>) {
-///         panic!("this executor's waker is broken");
-///     }
-/// }
-///
-/// wake_guarded(Waker::from(Arc::new(Faulty))); // does not unwind into the caller
-/// wake_guarded(Waker::noop().clone()); // an ordinary waker is simply woken
-/// ```
 pub fn wake_guarded(waker: std::task::Waker) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())).is_err() {
         crate::diagnostics::report(crate::diagnostics::Fault::waker_panicked());

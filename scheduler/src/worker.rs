@@ -246,108 +246,12 @@ impl Shared {
 ///
 /// The runtime (`nursery_runtime::Runtime`) is built on it; see [`Scheduler::new`] for running
 /// one by hand.
-///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the shutdown
-/// are as in the [`Scheduler::new`] example, hidden here.)
-///
-/// ```
-/// # use std::sync::{Condvar, Mutex};
-/// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-/// # impl Parker {
-/// #     fn new(workers: usize) -> Parker {
-/// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-/// #     }
-/// # }
-/// # impl nursery_scheduler::Park for Parker {
-/// #     fn park(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         let mut notified = notified.lock().unwrap();
-/// #         while !*notified {
-/// #             notified = wake.wait(notified).unwrap();
-/// #         }
-/// #         *notified = false;
-/// #     }
-/// #     fn unpark(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         *notified.lock().unwrap() = true;
-/// #         wake.notify_one();
-/// #     }
-/// #     fn poll_events(&self, _index: usize) {}
-/// # }
-/// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-/// # let threads: Vec<_> = runners
-/// #     .into_iter()
-/// #     .map(|runner| std::thread::spawn(move || runner.run()))
-/// #     .collect();
-/// # let root = scheduler.new_root();
-/// use nursery_scheduler::SpawnMeta;
-///
-/// // Clones share the scheduler: a task can spawn through one.
-/// let spawner = scheduler.clone();
-/// let parent = async move {
-///     let node = nursery_scheduler::context::with_current_node(|node| node.unwrap().clone());
-///     let child = spawner.spawn(&node, async { 2 }, SpawnMeta::here(), "task").unwrap();
-///     child.await.unwrap() * 21
-/// };
-/// let task = scheduler.spawn(root.node(), parent, SpawnMeta::here(), "root").unwrap();
-/// assert_eq!(futures::executor::block_on(task).unwrap(), 42);
-/// # root.close();
-/// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-/// # scheduler.shutdown();
-/// # for thread in threads {
-/// #     thread.join().unwrap();
-/// # }
-/// # scheduler.drain();
-/// ```
 #[derive(Clone)]
 pub struct Scheduler {
     shared: Arc<Shared>,
 }
 
 /// One worker's loop, to be run on a thread the runtime creates.
-///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-/// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-///
-/// ```
-/// # use std::sync::{Condvar, Mutex};
-/// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-/// # impl Parker {
-/// #     fn new(workers: usize) -> Parker {
-/// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-/// #     }
-/// # }
-/// # impl nursery_scheduler::Park for Parker {
-/// #     fn park(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         let mut notified = notified.lock().unwrap();
-/// #         while !*notified {
-/// #             notified = wake.wait(notified).unwrap();
-/// #         }
-/// #         *notified = false;
-/// #     }
-/// #     fn unpark(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         *notified.lock().unwrap() = true;
-/// #         wake.notify_one();
-/// #     }
-/// #     fn poll_events(&self, _index: usize) {}
-/// # }
-/// let (scheduler, runners) = nursery_scheduler::Scheduler::new(2, Parker::new(2));
-/// let threads: Vec<_> = runners
-///     .into_iter()
-///     .map(|runner| {
-///         std::thread::Builder::new()
-///             .name(format!("worker-{}", runner.index()))
-///             .spawn(move || runner.run())
-///             .unwrap()
-///     })
-///     .collect();
-/// scheduler.shutdown();
-/// for thread in threads {
-///     thread.join().unwrap();
-/// }
-/// ```
 pub struct WorkerRunner {
     index: usize,
     shared: Arc<Shared>,
@@ -447,60 +351,6 @@ impl Scheduler {
 
     /// Spawns `future` as a child of `parent` (a task or group of this scheduler).
     /// `what` names the parent in the error ("scope", "runtime", ...).
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
-    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// # let root = scheduler.new_root();
-    /// use std::future::poll_fn;
-    /// use futures::executor::block_on;
-    /// use nursery_scheduler::SpawnMeta;
-    ///
-    /// let task = scheduler
-    ///     .spawn(root.node(), async { "done" }, SpawnMeta::named("job"), "root")
-    ///     .unwrap();
-    /// assert_eq!(block_on(task).unwrap(), "done");
-    ///
-    /// // Once the root is closed and complete, nothing can be spawned under it.
-    /// root.close();
-    /// block_on(poll_fn(|cx| root.poll_complete(cx)));
-    /// let err = scheduler.spawn(root.node(), async {}, SpawnMeta::here(), "root").unwrap_err();
-    /// assert!(err.is_closed());
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn spawn<F>(
         &self,
         parent: &NodeRef,
@@ -516,117 +366,11 @@ impl Scheduler {
     }
 
     /// The root of a runtime's tree: supervised (a root task's failure stays in its handle).
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
-    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// use nursery_scheduler::SpawnMeta;
-    ///
-    /// let root = scheduler.new_root();
-    /// let crash = scheduler
-    ///     .spawn(root.node(), async { panic!("boom") }, SpawnMeta::here(), "root")
-    ///     .unwrap();
-    /// let fine = scheduler.spawn(root.node(), async { 1 }, SpawnMeta::here(), "root").unwrap();
-    /// // The failure stays in the task's handle; its sibling and the root are not cancelled.
-    /// assert!(futures::executor::block_on(crash).unwrap_err().is_panic());
-    /// assert_eq!(futures::executor::block_on(fine).unwrap(), 1);
-    /// assert!(!root.has_failed());
-    /// # root.close();
-    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn new_root(&self) -> crate::Group {
         crate::Group::root(self.shared.next_id(), self.shared.tree)
     }
 
     /// A new group under `parent` (a scope, or the body of `block_on`).
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
-    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// # let root = scheduler.new_root();
-    /// use std::future::poll_fn;
-    /// use futures::executor::block_on;
-    /// use nursery_scheduler::SpawnMeta;
-    ///
-    /// let group = scheduler.new_group(root.node(), false, None, "root").unwrap();
-    /// let a = scheduler.spawn(group.node(), async { 1 }, SpawnMeta::here(), "scope").unwrap();
-    /// let b = scheduler.spawn(group.node(), async { 2 }, SpawnMeta::here(), "scope").unwrap();
-    /// group.close(); // the owner's body is done: the group completes with its last child
-    /// block_on(poll_fn(|cx| group.poll_complete(cx)));
-    /// assert!(a.is_finished() && b.is_finished());
-    /// assert_eq!(block_on(a).unwrap() + block_on(b).unwrap(), 3);
-    /// # drop(group);
-    /// # root.close();
-    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn new_group(
         &self,
         parent: &NodeRef,
@@ -677,146 +421,16 @@ impl Scheduler {
     }
 
     /// Number of worker loops.
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// let (scheduler, runners) = nursery_scheduler::Scheduler::new(3, Parker::new(3));
-    /// assert_eq!(scheduler.workers(), 3);
-    /// assert_eq!(runners.len(), 3);
-    /// ```
     pub fn workers(&self) -> usize {
         self.shared.stealers.len()
     }
 
     /// Whether the current thread runs one of this scheduler's workers.
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
-    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// # let root = scheduler.new_root();
-    /// use nursery_scheduler::SpawnMeta;
-    ///
-    /// assert!(!scheduler.is_current_worker());
-    /// let inside = scheduler.clone();
-    /// let on_worker = async move { inside.is_current_worker() };
-    /// let task = scheduler.spawn(root.node(), on_worker, SpawnMeta::here(), "root").unwrap();
-    /// assert!(futures::executor::block_on(task).unwrap());
-    /// # root.close();
-    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn is_current_worker(&self) -> bool {
         context::worker_of() == Arc::as_ptr(&self.shared) as usize
     }
 
     /// The index of the worker running on this thread, if it is one of this scheduler's.
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
-    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// # let root = scheduler.new_root();
-    /// use nursery_scheduler::SpawnMeta;
-    ///
-    /// assert_eq!(scheduler.current_worker(), None);
-    /// let inside = scheduler.clone();
-    /// let which = async move { inside.current_worker() };
-    /// let task = scheduler.spawn(root.node(), which, SpawnMeta::here(), "root").unwrap();
-    /// assert_eq!(futures::executor::block_on(task).unwrap(), Some(0)); // the only worker
-    /// # root.close();
-    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn current_worker(&self) -> Option<usize> {
         if !self.is_current_worker() {
             return None;
@@ -827,58 +441,6 @@ impl Scheduler {
     }
 
     /// What worker `index` is polling now (for a stall detector).
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
-    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// # let root = scheduler.new_root();
-    /// use nursery_scheduler::SpawnMeta;
-    ///
-    /// // Read from the task itself: worker 0 is inside a poll of that task.
-    /// let inside = scheduler.clone();
-    /// let snapshot = async move { inside.poll_snapshot(0) };
-    /// let task = scheduler.spawn(root.node(), snapshot, SpawnMeta::here(), "root").unwrap();
-    /// let id = task.id();
-    /// let snapshot = futures::executor::block_on(task).unwrap();
-    /// assert!(snapshot.in_poll());
-    /// assert_eq!(snapshot.task_id, id);
-    /// # root.close();
-    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn poll_snapshot(&self, index: usize) -> PollSnapshot {
         self.shared.polls[index].snapshot()
     }
@@ -899,51 +461,6 @@ impl Scheduler {
     /// queue, wake a sleeping worker to steal them. (Tasks woken by a running task wake no peer
     /// until a backlog builds up; behind a poll that blocks its thread they would otherwise wait
     /// for that poll to end.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// # let root = scheduler.new_root();
-    /// // A worker that is not stuck, with nothing queued: nothing to share, nobody woken.
-    /// scheduler.share_backlog_of(0);
-    /// let task = scheduler
-    ///     .spawn(root.node(), async { 1 }, nursery_scheduler::SpawnMeta::here(), "root")
-    ///     .unwrap();
-    /// assert_eq!(futures::executor::block_on(task).unwrap(), 1);
-    /// # root.close();
-    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn share_backlog_of(&self, index: usize) {
         if self.shared.has_work_for_a_peer(index) {
             self.shared.notify_one();
@@ -951,44 +468,6 @@ impl Scheduler {
     }
 
     /// Stops the worker loops (after the runtime has seen every task complete).
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// let (scheduler, runners) = nursery_scheduler::Scheduler::new(2, Parker::new(2));
-    /// let threads: Vec<_> = runners
-    ///     .into_iter()
-    ///     .map(|runner| std::thread::spawn(move || runner.run()))
-    ///     .collect();
-    /// scheduler.shutdown(); // unparks every worker; each returns from `run`
-    /// for thread in threads {
-    ///     thread.join().unwrap();
-    /// }
-    /// ```
     pub fn shutdown(&self) {
         self.shared.shutdown.store(true, SeqCst);
         for index in 0..self.workers() {
@@ -997,56 +476,6 @@ impl Scheduler {
     }
 
     /// Drops anything still queued (after the workers stopped).
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// use std::future::poll_fn;
-    /// use futures::executor::block_on;
-    /// use nursery_scheduler::{Scheduler, SpawnMeta};
-    ///
-    /// let (scheduler, runners) = Scheduler::new(1, Parker::new(1));
-    /// let threads: Vec<_> = runners
-    ///     .into_iter()
-    ///     .map(|runner| std::thread::spawn(move || runner.run()))
-    ///     .collect();
-    /// let root = scheduler.new_root();
-    /// let task = scheduler.spawn(root.node(), async { 1 }, SpawnMeta::here(), "root").unwrap();
-    ///
-    /// // Shutdown, in this order: every task gone, workers stopped, then the queues emptied.
-    /// root.close();
-    /// block_on(poll_fn(|cx| root.poll_complete(cx)));
-    /// scheduler.shutdown();
-    /// for thread in threads {
-    ///     thread.join().unwrap();
-    /// }
-    /// scheduler.drain();
-    /// assert_eq!(block_on(task).unwrap(), 1); // the output waited in the handle
-    /// ```
     pub fn drain(&self) {
         while let Steal::Success(task) = steal_retrying(&self.shared.injector) {
             drop(task);
@@ -1065,84 +494,11 @@ fn steal_retrying(injector: &Injector<NodeRef>) -> Steal<NodeRef> {
 
 impl WorkerRunner {
     /// This worker's index, `0..workers`.
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// let (_scheduler, runners) = nursery_scheduler::Scheduler::new(3, Parker::new(3));
-    /// let indices: Vec<usize> = runners.iter().map(|runner| runner.index()).collect();
-    /// assert_eq!(indices, [0, 1, 2]);
-    /// ```
     pub fn index(&self) -> usize {
         self.index
     }
 
     /// Runs tasks until the scheduler shuts down.
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, is the one of the
-    /// [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// use nursery_scheduler::{Scheduler, SpawnMeta};
-    ///
-    /// let (scheduler, mut runners) = Scheduler::new(1, Parker::new(1));
-    /// let runner = runners.pop().unwrap();
-    /// let worker = std::thread::spawn(move || runner.run()); // returns after `shutdown`
-    /// let root = scheduler.new_root();
-    /// let task = scheduler
-    ///     .spawn(root.node(), async { 1 + 1 }, SpawnMeta::here(), "root").unwrap();
-    /// assert_eq!(futures::executor::block_on(task).unwrap(), 2);
-    /// scheduler.shutdown();
-    /// worker.join().unwrap();
-    /// # scheduler.drain();
-    /// ```
     pub fn run(self) {
         let shared = self.shared;
         let local = Local {
