@@ -10,11 +10,12 @@
 //! Users meet [`JoinHandle`], [`JoinError`], [`SpawnError`] and [`NodeRef`] through the runtime
 //! and the facade. [`Scheduler::new`] shows a scheduler run by hand.
 //!
-//! Where things happen: `task/` is the task core (the cell, its state word, wakers, join
-//! handles, the tree: cancellation, completion and failure propagation); `worker.rs` runs the
-//! workers (queues, stealing, the LIFO slot, notifying idle workers); `idle.rs` is the
-//! sleep/wake handshake; `group.rs` is the owner's side of a scope or `block_on`; `sync/` is the
-//! std/loom switch every synchronisation primitive comes from.
+//! Where things happen: `task/` is the task core (the cell, its state word, wakers, join handles,
+//! the tree: cancellation, completion and failure propagation); `worker/` runs the workers
+//! (`wake.rs`: where a task is queued and who is woken; `run.rs`: the worker loop, where a task is
+//! polled; `search.rs`: stealing); `idle.rs` is the sleep/wake handshake; `group.rs` is the owner's
+//! side of a scope or `block_on`; `sync/` is the std/loom switch every synchronisation primitive
+//! comes from.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
