@@ -8,8 +8,18 @@ use crate::sync::thread_local;
 use crate::task::header::Header;
 use crate::task::NodeRef;
 
+/// The current node, and which [`EnterGuard`] made it current (its `entry`; 0 for a worker's
+/// poll or none).
+#[derive(Clone, Copy)]
+struct Current {
+    node: Option<NonNull<Header>>,
+    entry: u64,
+}
+
 thread_local! {
-    static CURRENT_NODE: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
+    static CURRENT_NODE: Cell<Current> = const { Cell::new(Current { node: None, entry: 0 }) };
+    /// The number of the next [`EnterGuard`] on this thread (from 1: never a worker's 0).
+    static NEXT_ENTRY: Cell<u64> = const { Cell::new(1) };
     /// The `Shared` of the worker loop running on this thread, as an address for comparison.
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
 }
@@ -17,12 +27,16 @@ thread_local! {
 /// Restores the previous current node when dropped (the worker's, around each poll: the
 /// worker keeps the node alive for the whole poll, so the pointer needs no count).
 pub(crate) struct NodeGuard {
-    previous: Option<NonNull<Header>>,
+    previous: Current,
 }
 
 pub(crate) fn enter_node(ptr: NonNull<Header>) -> NodeGuard {
+    let current = Current {
+        node: Some(ptr),
+        entry: 0,
+    };
     NodeGuard {
-        previous: CURRENT_NODE.with(|c| c.replace(Some(ptr))),
+        previous: CURRENT_NODE.with(|c| c.replace(current)),
     }
 }
 
@@ -38,11 +52,16 @@ impl Drop for NodeGuard {
 /// Sound whatever safe code does with it: the guard holds a counted reference, so the node
 /// outlives the guard (and, if the guard is leaked with `mem::forget`, stays alive while it may
 /// still be current). Guards must be dropped in the reverse order of their creation; one dropped
-/// out of turn leaks its node (which stays valid) and panics with a message saying so.
+/// out of turn leaks its node (which stays valid) and panics with a message saying so. Each
+/// guard has a number of its own, and restores the node it replaced only if the node current
+/// now is still the one it made current: a guard kept past the poll or guard that was current
+/// when it was made (stashed in a thread-local, say) would otherwise restore a node that may
+/// be gone.
 #[must_use = "the node is current only until the guard is dropped"]
 pub struct EnterGuard {
     node: NodeRef,
-    previous: Option<NonNull<Header>>,
+    entry: u64,
+    previous: Current,
 }
 
 /// Makes `node` the current node of this thread until the returned guard is dropped: how a
@@ -50,17 +69,28 @@ pub struct EnterGuard {
 /// group's child.
 pub fn enter(node: &NodeRef) -> EnterGuard {
     let node = node.clone();
-    let previous = CURRENT_NODE.with(|c| c.replace(Some(node.ptr())));
-    EnterGuard { node, previous }
+    let entry = NEXT_ENTRY.with(|n| n.replace(n.get() + 1));
+    let current = Current {
+        node: Some(node.ptr()),
+        entry,
+    };
+    let previous = CURRENT_NODE.with(|c| c.replace(current));
+    EnterGuard {
+        node,
+        entry,
+        previous,
+    }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let ours = CURRENT_NODE.with(|c| {
-            let ours = c.get() == Some(self.node.ptr());
+            let ours = c.get().entry == self.entry;
             if ours {
                 // The previous node is alive: it is kept by the guard (or the worker's poll)
                 // that made it current, which, guards being dropped in order, is still there.
+                // (Once that poll ended or that guard was dropped, the current entry was
+                // replaced, and nothing can make this guard's entry current again.)
                 c.set(self.previous);
             }
             ours
@@ -82,7 +112,7 @@ impl Drop for EnterGuard {
 /// Runs `f` with the node whose code is running on this thread: the task being polled, or the
 /// body of `block_on`. `None` outside any.
 pub fn with_current_node<R>(f: impl FnOnce(Option<&NodeRef>) -> R) -> R {
-    match CURRENT_NODE.with(Cell::get) {
+    match CURRENT_NODE.with(Cell::get).node {
         None => f(None),
         Some(ptr) => {
             // SAFETY: the current node is kept alive for as long as it is current by whoever

@@ -379,3 +379,37 @@ fn spawn_meta_records_the_callers_location() {
         Some("conn-7")
     );
 }
+
+#[test]
+fn an_enter_guard_kept_past_its_poll_never_restores_a_node_that_may_be_gone() {
+    // A guard made in one task's poll and stashed in a thread-local replaced that task's node
+    // as current. Dropped in a later poll while its node is current again (entered anew), it
+    // must not make the first task current again: that task may be complete and freed.
+    thread_local! {
+        static STASH: std::cell::RefCell<Option<context::EnterGuard>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let rt = Rt::new(1);
+    let other = rt.spawn(pending::<()>());
+    let node = other.node().clone();
+    let stash = rt.spawn(async move {
+        STASH.with(|s| *s.borrow_mut() = Some(context::enter(&node)));
+    });
+    block_on(stash).unwrap();
+    let node = other.node().clone();
+    let later = rt.spawn(async move {
+        let _entered = context::enter(&node);
+        let stale = STASH
+            .with(|s| s.borrow_mut().take())
+            .expect("stashed on this worker");
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(stale)));
+        assert!(
+            dropped.is_err(),
+            "a guard dropped out of turn must panic, not restore the node it replaced"
+        );
+        with_current_node(|current| current.map(|n| n.id()))
+    });
+    assert_eq!(block_on(later).unwrap(), Some(other.id()));
+    other.cancel();
+    rt.finish();
+}
