@@ -1,26 +1,25 @@
 //! Which node's code is running on this thread, and whether this thread is a worker.
-//!
-//! ```
-//! use nursery_scheduler::context::{is_worker_thread, with_current_node};
-//!
-//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-//! let (on_worker, in_task) = rt.block_on(async {
-//!     let probe = async { (is_worker_thread(), with_current_node(|node| node.is_some())) };
-//!     nursery_runtime::spawn(probe).await.unwrap()
-//! });
-//! assert!(on_worker && in_task);
-//! assert!(!is_worker_thread());
-//! ```
 
 use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
+use crate::sync::thread_local;
 use crate::task::header::Header;
 use crate::task::NodeRef;
 
+/// The current node, and which [`EnterGuard`] made it current (its `entry`; 0 for a worker's
+/// poll or none).
+#[derive(Clone, Copy)]
+struct Current {
+    node: Option<NonNull<Header>>,
+    entry: u64,
+}
+
 thread_local! {
-    static CURRENT_NODE: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
+    static CURRENT_NODE: Cell<Current> = const { Cell::new(Current { node: None, entry: 0 }) };
+    /// The number of the next [`EnterGuard`] on this thread (from 1: never a worker's 0).
+    static NEXT_ENTRY: Cell<u64> = const { Cell::new(1) };
     /// The `Shared` of the worker loop running on this thread, as an address for comparison.
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
 }
@@ -28,12 +27,16 @@ thread_local! {
 /// Restores the previous current node when dropped (the worker's, around each poll: the
 /// worker keeps the node alive for the whole poll, so the pointer needs no count).
 pub(crate) struct NodeGuard {
-    previous: Option<NonNull<Header>>,
+    previous: Current,
 }
 
 pub(crate) fn enter_node(ptr: NonNull<Header>) -> NodeGuard {
+    let current = Current {
+        node: Some(ptr),
+        entry: 0,
+    };
     NodeGuard {
-        previous: CURRENT_NODE.with(|c| c.replace(Some(ptr))),
+        previous: CURRENT_NODE.with(|c| c.replace(current)),
     }
 }
 
@@ -49,44 +52,45 @@ impl Drop for NodeGuard {
 /// Sound whatever safe code does with it: the guard holds a counted reference, so the node
 /// outlives the guard (and, if the guard is leaked with `mem::forget`, stays alive while it may
 /// still be current). Guards must be dropped in the reverse order of their creation; one dropped
-/// out of turn leaks its node (which stays valid) and panics with a message saying so.
+/// out of turn leaks its node (which stays valid) and panics with a message saying so. Each
+/// guard has a number of its own, and restores the node it replaced only if the node current
+/// now is still the one it made current: a guard kept past the poll or guard that was current
+/// when it was made (stashed in a thread-local, say) would otherwise restore a node that may
+/// be gone.
 #[must_use = "the node is current only until the guard is dropped"]
 pub struct EnterGuard {
     node: NodeRef,
-    previous: Option<NonNull<Header>>,
+    entry: u64,
+    previous: Current,
 }
 
 /// Makes `node` the current node of this thread until the returned guard is dropped: how a
 /// runtime runs a group's body (a scope's, `block_on`'s) so that what it spawns becomes the
 /// group's child.
-///
-/// ```
-/// use nursery_scheduler::context::{enter, with_current_node};
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// rt.block_on(nursery_runtime::scope(|s| async move {
-///     let node = s.spawn(std::future::pending::<()>());
-///     {
-///         let _guard = enter(node.node());
-///         assert!(with_current_node(|current| current == Some(node.node())));
-///     }
-///     assert!(with_current_node(|current| current != Some(node.node())));
-///     node.cancel();
-/// }));
-/// ```
 pub fn enter(node: &NodeRef) -> EnterGuard {
     let node = node.clone();
-    let previous = CURRENT_NODE.with(|c| c.replace(Some(node.ptr())));
-    EnterGuard { node, previous }
+    let entry = NEXT_ENTRY.with(|n| n.replace(n.get() + 1));
+    let current = Current {
+        node: Some(node.ptr()),
+        entry,
+    };
+    let previous = CURRENT_NODE.with(|c| c.replace(current));
+    EnterGuard {
+        node,
+        entry,
+        previous,
+    }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let ours = CURRENT_NODE.with(|c| {
-            let ours = c.get() == Some(self.node.ptr());
+            let ours = c.get().entry == self.entry;
             if ours {
                 // The previous node is alive: it is kept by the guard (or the worker's poll)
                 // that made it current, which, guards being dropped in order, is still there.
+                // (Once that poll ended or that guard was dropped, the current entry was
+                // replaced, and nothing can make this guard's entry current again.)
                 c.set(self.previous);
             }
             ours
@@ -107,20 +111,8 @@ impl Drop for EnterGuard {
 
 /// Runs `f` with the node whose code is running on this thread: the task being polled, or the
 /// body of `block_on`. `None` outside any.
-///
-/// ```
-/// use nursery_scheduler::context::with_current_node;
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// assert_eq!(with_current_node(|node| node.map(|n| n.id())), None);
-/// rt.block_on(async {
-///     let task = nursery_runtime::spawn(async { with_current_node(|node| node.map(|n| n.id())) });
-///     let id = task.id();
-///     assert_eq!(task.await.unwrap(), Some(id)); // inside a task, the task itself
-/// });
-/// ```
 pub fn with_current_node<R>(f: impl FnOnce(Option<&NodeRef>) -> R) -> R {
-    match CURRENT_NODE.with(Cell::get) {
+    match CURRENT_NODE.with(Cell::get).node {
         None => f(None),
         Some(ptr) => {
             // SAFETY: the current node is kept alive for as long as it is current by whoever
@@ -142,17 +134,6 @@ pub(crate) fn worker_of() -> usize {
 }
 
 /// Whether this thread runs a worker loop (of any runtime).
-///
-/// ```
-/// use nursery_scheduler::context::is_worker_thread;
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// assert!(!is_worker_thread());
-/// rt.block_on(async {
-///     assert!(!is_worker_thread()); // block_on's body runs on the calling thread
-///     assert!(nursery_runtime::spawn(async { is_worker_thread() }).await.unwrap());
-/// });
-/// ```
 pub fn is_worker_thread() -> bool {
     worker_of() != 0
 }
@@ -162,23 +143,6 @@ pub fn is_worker_thread() -> bool {
 /// the runtime: the worker, and the completion or timer round it was in, carry on. The panic is
 /// reported (after the panic hook has printed it) as a
 /// [`FaultKind::WakerPanicked`](crate::diagnostics::FaultKind::WakerPanicked) fault.
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::task::{Wake, Waker};
-/// use nursery_scheduler::context::wake_guarded;
-///
-/// struct Faulty;
-///
-/// impl Wake for Faulty {
-///     fn wake(self: Arc<Self>) {
-///         panic!("this executor's waker is broken");
-///     }
-/// }
-///
-/// wake_guarded(Waker::from(Arc::new(Faulty))); // does not unwind into the caller
-/// wake_guarded(Waker::noop().clone()); // an ordinary waker is simply woken
-/// ```
 pub fn wake_guarded(waker: std::task::Waker) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())).is_err() {
         crate::diagnostics::report(crate::diagnostics::Fault::waker_panicked());

@@ -13,24 +13,13 @@
 //! reference to their runtime (a waker woken from a completion, a cell freed by its last
 //! reference), and two runtimes side by side keep their own hooks because each installs its
 //! hook only on its own threads. A hook that panics is caught: the fault is then printed.
-//!
-//! ```
-//! use std::sync::{Arc, Mutex};
-//! use nursery_scheduler::diagnostics::{self, Fault, FaultKind};
-//!
-//! let seen = Arc::new(Mutex::new(Vec::new()));
-//! let log = seen.clone();
-//! let _hook = diagnostics::enter(Some(Arc::new(move |fault: &Fault| {
-//!     log.lock().unwrap().push(fault.kind());
-//! })));
-//! diagnostics::report(Fault::new(FaultKind::WakerPanicked, "a waker panicked"));
-//! assert_eq!(*seen.lock().unwrap(), [FaultKind::WakerPanicked]);
-//! ```
 
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+
+use crate::sync::thread_local;
 
 /// What a runtime calls with each [`Fault`] (`Builder::on_fault`).
 pub type FaultHook = Arc<dyn Fn(&Fault) + Send + Sync>;

@@ -6,21 +6,16 @@
 //! knows nothing of I/O or time: an idle worker blocks through the [`Park`] trait, which the
 //! runtime implements by driving the reactor and the timers.
 //!
-//! Users meet its [`JoinHandle`] and [`JoinError`] through the runtime:
+//! Internal to nursery: used by `nursery-runtime` only, not published, no stability promise.
+//! Users meet [`JoinHandle`], [`JoinError`], [`SpawnError`] and [`NodeRef`] through the runtime
+//! and the facade. [`Scheduler::new`] shows a scheduler run by hand.
 //!
-//! ```
-//! use nursery_scheduler::JoinHandle;
-//!
-//! let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-//! rt.block_on(async {
-//!     let task: JoinHandle<u32> = nursery_runtime::spawn(async { 7 });
-//!     assert_eq!(task.await.unwrap(), 7);
-//!
-//!     let stuck = nursery_runtime::spawn(std::future::pending::<()>());
-//!     stuck.cancel();
-//!     assert!(stuck.await.unwrap_err().is_cancelled());
-//! });
-//! ```
+//! Where things happen: `task/` is the task core (the cell, its state word, wakers, join handles,
+//! the tree: cancellation, completion and failure propagation); `worker/` runs the workers
+//! (`wake.rs`: where a task is queued and who is woken; `run.rs`: the worker loop, where a task is
+//! polled; `search.rs`: stealing); `idle.rs` is the sleep/wake handshake; `group.rs` is the owner's
+//! side of a scope or `block_on`; `sync/` is the std/loom switch every synchronisation primitive
+//! comes from.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]

@@ -21,62 +21,6 @@ pub(crate) struct PollSlot {
 ///
 /// A stall detector reads one per worker now and then: a poll whose `seq` is still the same,
 /// odd value much later has blocked its worker that long.
-///
-/// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the shutdown
-/// are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-///
-/// ```
-/// # use std::sync::{Condvar, Mutex};
-/// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-/// # impl Parker {
-/// #     fn new(workers: usize) -> Parker {
-/// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-/// #     }
-/// # }
-/// # impl nursery_scheduler::Park for Parker {
-/// #     fn park(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         let mut notified = notified.lock().unwrap();
-/// #         while !*notified {
-/// #             notified = wake.wait(notified).unwrap();
-/// #         }
-/// #         *notified = false;
-/// #     }
-/// #     fn unpark(&self, index: usize) {
-/// #         let (notified, wake) = &self.workers[index];
-/// #         *notified.lock().unwrap() = true;
-/// #         wake.notify_one();
-/// #     }
-/// #     fn poll_events(&self, _index: usize) {}
-/// # }
-/// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-/// # let threads: Vec<_> = runners
-/// #     .into_iter()
-/// #     .map(|runner| std::thread::spawn(move || runner.run()))
-/// #     .collect();
-/// # let root = scheduler.new_root();
-/// let idle = scheduler.poll_snapshot(0); // between polls
-/// assert!(!idle.in_poll());
-/// let inside = scheduler.clone();
-/// let meta = nursery_scheduler::SpawnMeta::here();
-/// let spawned_at = meta.location;
-/// let task = scheduler
-///     .spawn(root.node(), async move { inside.poll_snapshot(0) }, meta, "root")
-///     .unwrap();
-/// let id = task.id();
-/// let busy = futures::executor::block_on(task).unwrap(); // read during the task's poll
-/// assert!(busy.in_poll());
-/// assert!(busy.seq > idle.seq);
-/// assert_eq!(busy.task_id, id);
-/// assert_eq!(busy.location, Some(spawned_at));
-/// # root.close();
-/// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-/// # scheduler.shutdown();
-/// # for thread in threads {
-/// #     thread.join().unwrap();
-/// # }
-/// # scheduler.drain();
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollSnapshot {
     /// Changes at every poll start and end; odd while a poll is in progress.
@@ -89,55 +33,6 @@ pub struct PollSnapshot {
 
 impl PollSnapshot {
     /// Whether the worker was inside a poll.
-    ///
-    /// (`Parker`, a [`Park`](crate::Park) on condition variables, the worker thread and the
-    /// shutdown are as in the [`Scheduler::new`](crate::Scheduler::new) example, hidden here.)
-    ///
-    /// ```
-    /// # use std::sync::{Condvar, Mutex};
-    /// # struct Parker { workers: Vec<(Mutex<bool>, Condvar)> }
-    /// # impl Parker {
-    /// #     fn new(workers: usize) -> Parker {
-    /// #         Parker { workers: (0..workers).map(|_| Default::default()).collect() }
-    /// #     }
-    /// # }
-    /// # impl nursery_scheduler::Park for Parker {
-    /// #     fn park(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         let mut notified = notified.lock().unwrap();
-    /// #         while !*notified {
-    /// #             notified = wake.wait(notified).unwrap();
-    /// #         }
-    /// #         *notified = false;
-    /// #     }
-    /// #     fn unpark(&self, index: usize) {
-    /// #         let (notified, wake) = &self.workers[index];
-    /// #         *notified.lock().unwrap() = true;
-    /// #         wake.notify_one();
-    /// #     }
-    /// #     fn poll_events(&self, _index: usize) {}
-    /// # }
-    /// # let (scheduler, runners) = nursery_scheduler::Scheduler::new(1, Parker::new(1));
-    /// # let threads: Vec<_> = runners
-    /// #     .into_iter()
-    /// #     .map(|runner| std::thread::spawn(move || runner.run()))
-    /// #     .collect();
-    /// # let root = scheduler.new_root();
-    /// assert!(!scheduler.poll_snapshot(0).in_poll()); // the worker is idle
-    /// use nursery_scheduler::SpawnMeta;
-    ///
-    /// let inside = scheduler.clone();
-    /// let in_poll = async move { inside.poll_snapshot(0).in_poll() };
-    /// let task = scheduler.spawn(root.node(), in_poll, SpawnMeta::here(), "root").unwrap();
-    /// assert!(futures::executor::block_on(task).unwrap()); // read during the task's own poll
-    /// # root.close();
-    /// # futures::executor::block_on(std::future::poll_fn(|cx| root.poll_complete(cx)));
-    /// # scheduler.shutdown();
-    /// # for thread in threads {
-    /// #     thread.join().unwrap();
-    /// # }
-    /// # scheduler.drain();
-    /// ```
     pub fn in_poll(&self) -> bool {
         self.seq % 2 == 1
     }

@@ -6,12 +6,14 @@
 //! (or `scripts/loom.sh`). A lost wake-up shows as a loom deadlock: the worker parked forever
 //! while the model's main thread waits for the task.
 #![cfg(loom)]
-#![allow(dead_code, unused_imports)]
 
-// The scheduler's source, compiled with loom's thread-locals and loom-aware run queues: see
-// loom_support/mod.rs.
-extern crate self as crossbeam_deque;
-include!("loom_support/mod.rs");
+mod loom_support;
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use loom_support::*;
+use nursery_scheduler::{context, SpawnMeta};
 
 #[test]
 fn a_task_spawned_from_outside_runs_while_the_worker_falls_asleep() {

@@ -6,12 +6,10 @@
 //! handle resolves (a hang is a loom deadlock), and that nothing leaks (loom's `Arc` leak check:
 //! every task holds an `Arc` of the scheduler, every future and output a `Drops` token).
 #![cfg(loom)]
-#![allow(dead_code, unused_imports)]
 
-// The scheduler's source, compiled with loom's thread-locals and loom-aware run queues: see
-// loom_support/mod.rs.
-extern crate self as crossbeam_deque;
-include!("loom_support/mod.rs");
+mod loom_support;
+
+use loom_support::*;
 
 #[test]
 fn a_wake_racing_a_cancel_drops_the_future_once_and_resolves_the_handle() {

@@ -7,12 +7,14 @@
 //! (or `scripts/loom.sh`). A node that completes too early shows as a failed assertion on the
 //! drop counters; one that never completes, as a loom deadlock; a lost node, as a leaked `Arc`.
 #![cfg(loom)]
-#![allow(dead_code, unused_imports)]
 
-// The scheduler's source, compiled with loom's thread-locals and loom-aware run queues: see
-// loom_support/mod.rs.
-extern crate self as crossbeam_deque;
-include!("loom_support/mod.rs");
+mod loom_support;
+
+use std::future::Future;
+use std::task::Poll;
+
+use loom_support::*;
+use nursery_scheduler::{context, Group, JoinHandle, Scheduler, SpawnMeta};
 
 /// A scope (group) under the harness's root.
 fn new_scope(rt: &Harness) -> Group {
@@ -170,13 +172,14 @@ fn a_cancel_racing_a_tasks_first_poll_reaches_it_and_the_child_it_spawns() {
 
 #[test]
 fn a_hold_racing_completion_either_fails_or_delays_the_handle() {
-    // `NodeRef::hold` (what a blocking job takes on its task) against the task finishing.
+    // `Scheduler::hold` (what a blocking job takes on its task) against the task finishing.
     model(|| {
         let rt = Harness::new(1);
         let mut task = rt.spawn_root(async {});
         let node = task.node().clone();
+        let scheduler = rt.scheduler.clone();
         let holder = loom::thread::spawn(move || {
-            let hold = node.hold();
+            let hold = scheduler.hold(&node);
             let held = hold.is_some();
             let complete_while_held = node.is_complete();
             drop(hold);

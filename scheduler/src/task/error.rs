@@ -289,15 +289,8 @@ impl SpawnError {
 
     // Runtime plumbing (the runtime crate needs it); not part of the user-facing API.
     #[doc(hidden)]
-    /// The scope already runs `limit` children (see `Scope::set_limit`).
-    ///
-    /// ```
-    /// use nursery_runtime::SpawnError;
-    ///
-    /// let err = SpawnError::full(4);
-    /// assert!(err.is_full());
-    /// assert!(err.to_string().contains("limit of 4 children"));
-    /// ```
+    /// The scope already runs `limit` children (see `Scope::set_limit`); its message names the
+    /// limit ("limit of 4 children").
     pub fn full(limit: usize) -> SpawnError {
         SpawnError {
             kind: SpawnErrorKind::Full(limit),

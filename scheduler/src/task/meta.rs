@@ -8,15 +8,6 @@ use std::time::Duration;
 ///
 /// What [`Scheduler::spawn`](crate::Scheduler::spawn) takes; the runtime's spawn functions
 /// make one from the caller's location (and `task::Builder`'s options).
-///
-/// ```
-/// use nursery_scheduler::SpawnMeta;
-///
-/// let mut meta = SpawnMeta::named("flush");
-/// meta.shielded = true; // not cancelled with its parent
-/// assert_eq!(meta.name.as_deref(), Some("flush"));
-/// assert_eq!(meta.location.file(), file!());
-/// ```
 #[derive(Clone, Debug)]
 pub struct SpawnMeta {
     /// A human name; `None` shows as `task#<id>`.
@@ -30,13 +21,6 @@ pub struct SpawnMeta {
 
 impl SpawnMeta {
     /// Metadata for a spawn at the caller's location.
-    ///
-    /// ```
-    /// let (meta, here) = (nursery_scheduler::SpawnMeta::here(), line!());
-    /// assert_eq!(meta.location.line(), here);
-    /// assert_eq!(meta.name, None);
-    /// assert!(!meta.shielded);
-    /// ```
     #[track_caller]
     pub fn here() -> SpawnMeta {
         SpawnMeta {
@@ -47,12 +31,6 @@ impl SpawnMeta {
     }
 
     /// Metadata with a name, at the caller's location.
-    ///
-    /// ```
-    /// let (meta, here) = (nursery_scheduler::SpawnMeta::named(format!("conn-{}", 7)), line!());
-    /// assert_eq!(meta.name.as_deref(), Some("conn-7"));
-    /// assert_eq!(meta.location.line(), here);
-    /// ```
     #[track_caller]
     pub fn named(name: impl Into<String>) -> SpawnMeta {
         SpawnMeta {

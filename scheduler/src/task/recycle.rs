@@ -24,7 +24,7 @@
 //!
 //! Under `--cfg loom`, and with `--cfg nursery_no_cell_cache` (for valgrind runs that should see
 //! every cell's own allocation), no cell is recycled; the pool itself is model-checked in
-//! `scheduler/tests/loom_recycle.rs`.
+//! `recycle/loom_models.rs`.
 
 // Without the cache (loom, or `nursery_no_cell_cache`) only the pool and its models use these.
 #![cfg_attr(any(loom, nursery_no_cell_cache), allow(dead_code))]
@@ -310,6 +310,7 @@ mod cache {
     use std::ptr::NonNull;
 
     use super::{FreeList, Pool, BATCH, CLASSES};
+    use crate::sync::thread_local;
 
     pub(super) static POOL: Pool = Pool::new();
 
@@ -561,3 +562,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_models;

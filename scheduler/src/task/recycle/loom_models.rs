@@ -3,18 +3,12 @@
 //! never stranded in the pool. Cells are allocated with `loom::alloc`, so a cell that is neither
 //! reused nor freed at the end of an execution fails the model as a leak.
 //!
-//! `RUSTFLAGS="--cfg loom" cargo test -p nursery-scheduler --test loom_recycle --release`
-//! (or `scripts/loom.sh loom_recycle`).
-#![cfg(loom)]
-#![allow(dead_code, unused_imports)]
-
-// The scheduler's source, compiled with loom's thread-locals and loom-aware run queues: see
-// loom_support/mod.rs.
-extern crate self as crossbeam_deque;
-include!("loom_support/mod.rs");
+//! `scripts/loom.sh task::recycle`.
 
 use loom::sync::Arc;
-use task::recycle::{FreeList, Pool};
+
+use super::{FreeList, Pool};
+use crate::sync::model;
 
 /// A pool with one user (a live scheduler).
 fn used_pool() -> Arc<Pool> {
@@ -38,7 +32,7 @@ fn give_from_another_thread(
 
 #[test]
 fn a_batch_given_by_one_thread_is_taken_whole_by_another() {
-    model(|| {
+    model(2, || {
         let pool = used_pool();
         let giver = give_from_another_thread(&pool, 3, 2);
         let taken = pool.take(3);
@@ -54,7 +48,7 @@ fn a_batch_given_by_one_thread_is_taken_whole_by_another() {
 
 #[test]
 fn a_batch_given_back_while_the_last_user_leaves_is_freed_not_stranded() {
-    model(|| {
+    model(2, || {
         let pool = used_pool();
         let giver = give_from_another_thread(&pool, 1, 1);
         // The last scheduler is dropped while a worker frees its last cells: either the batch is
