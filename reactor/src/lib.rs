@@ -90,6 +90,7 @@ mod scheduled_io;
 #[cfg(test)]
 mod test_waker;
 mod token;
+mod wait_hook;
 mod waiters;
 
 pub use config::Config;
@@ -98,3 +99,4 @@ pub use driver::{Handle, Reactor};
 pub use fault::IoFault;
 pub use offload::OffloadJob;
 pub use registration::Registration;
+pub use wait_hook::set_wait_hook;
