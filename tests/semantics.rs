@@ -500,9 +500,11 @@ fn the_printed_task_tree_of_a_deep_chain_stays_small() {
         let _ = chain.await;
         text
     });
+    // 64 columns of indentation at most, the node, and what it waits on (here: "something
+    // outside nursery (last polled ...)", about 70 more).
     let longest = text.lines().map(str::len).max().unwrap();
     assert!(
-        longest < 200,
+        longest < 280,
         "indentation grew with depth: {longest} chars"
     );
     assert!(text.contains("[depth 150]"), "deep lines say their depth");

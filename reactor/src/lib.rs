@@ -89,6 +89,7 @@ mod sys;
 #[cfg(test)]
 mod test_waker;
 mod token;
+mod wait_hook;
 mod waiters;
 
 pub use config::Config;
@@ -97,3 +98,4 @@ pub use driver::{Handle, Reactor};
 pub use fault::IoFault;
 pub use offload::OffloadJob;
 pub use registration::Registration;
+pub use wait_hook::set_wait_hook;

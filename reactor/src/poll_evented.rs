@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -28,14 +29,21 @@ impl<S: Source> PollEvented<S> {
     ///
     /// Panics with the "no nursery reactor" message when none is entered.
     #[track_caller]
-    pub(crate) fn new(source: S) -> io::Result<PollEvented<S>> {
+    pub(crate) fn new(source: S) -> io::Result<PollEvented<S>>
+    where
+        S: AsRawFd,
+    {
         PollEvented::with_handle(source, &Handle::current())
     }
 
     /// Registers `source` with `handle`'s reactor.
-    pub(crate) fn with_handle(mut source: S, handle: &Handle) -> io::Result<PollEvented<S>> {
-        let registration =
+    pub(crate) fn with_handle(mut source: S, handle: &Handle) -> io::Result<PollEvented<S>>
+    where
+        S: AsRawFd,
+    {
+        let mut registration =
             Registration::new(&mut source, Interest::READABLE | Interest::WRITABLE, handle)?;
+        registration.set_fd(source.as_raw_fd());
         Ok(PollEvented {
             source,
             registration,

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -57,6 +58,8 @@ pub struct Registration {
     write_tick: AtomicUsize,
     /// Whether the slot is still ours (false after `deregister`).
     in_slab: bool,
+    /// The source's file descriptor, for the wait hook (`-1`: not known).
+    fd: RawFd,
 }
 
 impl Registration {
@@ -99,6 +102,7 @@ impl Registration {
             read_tick: AtomicUsize::new(NO_TICK),
             write_tick: AtomicUsize::new(NO_TICK),
             in_slab: true,
+            fd: -1,
         })
     }
 
@@ -423,7 +427,32 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, direction, None)
+        self.wait(cx, direction, None)
+    }
+
+    /// Says which file descriptor this registration watches, so that a task waiting on it can
+    /// be shown with it in the runtime's task-tree dump (see [`set_wait_hook`](crate::set_wait_hook)).
+    /// The net types set it; a registration without one is not reported.
+    pub fn set_fd(&mut self, fd: RawFd) {
+        self.fd = fd;
+    }
+
+    /// Polls `direction` through `ScheduledIo::poll_ready`, telling the wait hook when it waits.
+    fn wait(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        key: Option<&mut WaiterKey>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        let polled = self.io.poll_ready(cx, direction, key);
+        if polled.is_pending() {
+            let interest = match direction {
+                Direction::Read => Interest::READABLE,
+                Direction::Write => Interest::WRITABLE,
+            };
+            crate::wait_hook::waiting(self.fd, interest);
+        }
+        polled
     }
 
     /// Clears what `event` saw, unless an event arrived since.
@@ -436,7 +465,7 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
     ) -> Poll<io::Result<()>> {
-        let event = ready!(self.io.poll_ready(cx, direction, None))?;
+        let event = ready!(self.wait(cx, direction, None))?;
         self.recorded_tick(direction)
             .store(event.tick, Ordering::Release);
         Poll::Ready(Ok(()))
@@ -474,7 +503,7 @@ impl Registration {
         emptied: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
-            let event = ready!(self.io.poll_ready(cx, direction, key.as_deref_mut()))?;
+            let event = ready!(self.wait(cx, direction, key.as_deref_mut()))?;
             match op() {
                 Ok(done) => {
                     if emptied(&done) {
@@ -562,8 +591,7 @@ impl<'a> Waiter<'a> {
     /// [`Registration::clear_readiness`].
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
         self.registration
-            .io
-            .poll_ready(cx, self.direction, Some(&mut self.key))
+            .wait(cx, self.direction, Some(&mut self.key))
     }
 }
 

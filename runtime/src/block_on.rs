@@ -52,7 +52,10 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
             if group.has_failed() || group.node().is_cancelled() {
                 break None;
             }
-            match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+            let poll = || {
+                nursery_scheduler::context::poll_recording_wait(|| future.as_mut().poll(&mut cx))
+            };
+            match catch_unwind(AssertUnwindSafe(poll)) {
                 Ok(Poll::Ready(output)) => break Some(Ok(output)),
                 Ok(Poll::Pending) => waker.park(),
                 Err(panic) => break Some(Err(panic)),

@@ -283,7 +283,10 @@ impl<T> Future for WaitForJob<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match Pin::new(&mut self.receiver).poll(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Blocking);
+                Poll::Pending
+            }
             Poll::Ready(Some(Ok(value))) => Poll::Ready(value),
             Poll::Ready(Some(Err(panic))) => resume_unwind(panic),
             // Only if the pool dropped a job it never ran, which it does not do.

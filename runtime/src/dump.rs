@@ -2,17 +2,21 @@
 
 use std::fmt::{self, Write as _};
 
-use nursery_scheduler::NodeInfo;
+use nursery_scheduler::{NodeInfo, Wait};
 
 use crate::handle::Handle;
 
 /// A snapshot of every live node of a runtime's task tree, from [`Handle::task_tree`].
-/// `Display` prints it as an indented tree:
+/// `Display` prints it as an indented tree, each waiting node with what it waits on (see
+/// [`NodeInfo::waiting_on`]): where a hung service is stuck, in one dump.
 ///
 /// ```text
-/// root #1 (running for 1.2s)
-///   block_on #2 [scope, idle, 3 children] at src/main.rs:10:5, age 1.2s
-///     'server' #3 [task, idle, 2 children] at src/main.rs:12:9, age 1.2s
+/// root #1 [root, idle, 1 children], age 1.2s
+///   scope#2 [scope, idle, 3 children] at src/main.rs:10:5, age 1.2s — waiting on task #4
+///     'server' #3 [task, idle] at src/main.rs:12:9, age 1.2s — waiting on accept 127.0.0.1:8080
+///     'conn' #4 [task, idle] at src/main.rs:20:13, age 0.8s — waiting on read from 127.0.0.1:51234 (local 127.0.0.1:8080)
+///     'tick' #5 [task, idle] at src/main.rs:30:5, age 1.2s — waiting on timer (deadline in 3.5s)
+///     'legacy' #6 [task, idle] at src/main.rs:40:5, age 1.2s — waiting on something outside nursery (last polled 1.1s ago)
 /// ```
 ///
 /// Or look at the nodes themselves:
@@ -57,10 +61,25 @@ impl Handle {
     /// ```
     pub fn task_tree(&self) -> TaskTree {
         let mut nodes = Vec::new();
-        self.root()
-            .walk(|depth, info| nodes.push((depth, info.clone())));
+        self.root().walk(|depth, info| {
+            let mut info = info.clone();
+            if let Some(Wait::Io { fd, write }) = info.waiting_on {
+                info.socket = Some(crate::socket_probe::probe(fd, write));
+            }
+            nodes.push((depth, info));
+        });
         TaskTree { nodes }
     }
+}
+
+/// Lets the reactor tell the current task which socket it waits on (see `socket_probe.rs`).
+pub(crate) fn install_wait_hook() {
+    nursery_reactor::set_wait_hook(|fd, interest| {
+        nursery_scheduler::context::record_wait(Wait::Io {
+            fd,
+            write: interest.is_writable(),
+        });
+    });
 }
 
 impl TaskTree {
@@ -88,6 +107,56 @@ impl TaskTree {
 
 /// Levels of indentation before the dump switches to printing the depth.
 const MAX_INDENT: usize = 32;
+
+impl TaskTree {
+    /// What `node` waits on, in words.
+    fn write_wait(&self, line: &mut String, node: &NodeInfo, wait: Wait) -> fmt::Result {
+        match wait {
+            Wait::Timer { deadline } => {
+                let now = std::time::Instant::now();
+                match deadline.checked_duration_since(now) {
+                    Some(left) => write!(line, "timer (deadline in {left:.1?})"),
+                    None => write!(line, "timer (deadline passed {:.1?} ago)", now - deadline),
+                }
+            }
+            Wait::Io { fd, write } => match node.socket {
+                Some(socket) => {
+                    line.push_str(socket.op);
+                    match (socket.op, socket.local, socket.peer) {
+                        ("accept", Some(local), _) => write!(line, " {local}"),
+                        ("connect", _, _) => write!(line, " (socket fd {fd})"),
+                        (_, local, Some(peer)) => {
+                            write!(line, " {} {peer}", if write { "to" } else { "from" })?;
+                            match local {
+                                Some(local) => write!(line, " (local {local})"),
+                                None => Ok(()),
+                            }
+                        }
+                        (_, Some(local), None) => write!(line, " on {local}"),
+                        (_, None, None) => write!(line, " (fd {fd})"),
+                    }
+                }
+                None => write!(line, "{} (fd {fd})", if write { "write" } else { "read" }),
+            },
+            Wait::Join { task } => write!(line, "task #{task}"),
+            Wait::Scope { scope } => {
+                write!(line, "scope #{scope}")?;
+                match self.nodes.iter().find(|(_, n)| n.id == scope) {
+                    Some((_, s)) => write!(line, " ({} live children)", s.live_children),
+                    None => Ok(()),
+                }
+            }
+            Wait::Channel { kind } => write!(line, "a {kind} channel"),
+            Wait::Blocking => write!(line, "a spawn_blocking job"),
+            Wait::Other { what } => write!(line, "{what}"),
+            Wait::Foreign { last_polled } => write!(
+                line,
+                "something outside nursery (last polled {last_polled:.1?} ago)"
+            ),
+            other => write!(line, "{other:?}"),
+        }
+    }
+}
 
 impl fmt::Display for TaskTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,6 +187,10 @@ impl fmt::Display for TaskTree {
                 write!(line, " at {at}")?;
             }
             write!(line, ", age {:.1?}", node.age)?;
+            if let Some(wait) = node.waiting_on {
+                line.push_str(" — waiting on ");
+                self.write_wait(&mut line, node, wait)?;
+            }
             writeln!(f, "{line}")?;
         }
         Ok(())

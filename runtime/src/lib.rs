@@ -20,9 +20,10 @@
 //! assert_eq!(sum, 42);
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
-// Pin projections go through `pin-project-lite`; the one exception, `signal/registry.rs`,
-// allows it for `signal_hook_registry::register`, which is unsafe because the action runs in a
-// signal handler. (Not `forbid`: a module could not then allow it.)
+// Pin projections go through `pin-project-lite`; the exceptions: `signal/registry.rs` allows it
+// for `signal_hook_registry::register`, which is unsafe because the action runs in a signal
+// handler, and `socket_probe.rs` for the `getsockname` calls of the task-tree dump. (Not
+// `forbid`: a module could not then allow it.)
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
@@ -39,6 +40,7 @@ mod metrics;
 mod runtime;
 mod scope;
 pub mod signal;
+mod socket_probe;
 mod spawn;
 mod stall;
 mod sync;

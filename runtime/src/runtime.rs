@@ -65,6 +65,7 @@ impl Runtime {
     }
 
     pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
+        crate::dump::install_wait_hook();
         let workers = builder.worker_threads;
         let monitor = builder
             .stall_threshold

@@ -24,7 +24,7 @@ use nursery_scheduler::{JoinHandle, SpawnMeta};
 pub use crate::blocking::spawn_blocking;
 pub use crate::task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use nursery_scheduler::coop::consume_budget;
-pub use nursery_scheduler::{JoinError, NodeInfo, NodeRef, SpawnError};
+pub use nursery_scheduler::{JoinError, NodeInfo, NodeRef, SocketWait, SpawnError, Wait};
 
 /// Lets other tasks run, then continues.
 ///

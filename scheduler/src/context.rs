@@ -22,6 +22,8 @@ thread_local! {
     static NEXT_ENTRY: Cell<u64> = const { Cell::new(1) };
     /// The `Shared` of the worker loop running on this thread, as an address for comparison.
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+    /// The node a leaf future last recorded a wait for, since the current poll began.
+    static RECORDED_FOR: Cell<Option<NonNull<Header>>> = const { Cell::new(None) };
 }
 
 /// Restores the previous current node when dropped (the worker's, around each poll: the
@@ -146,5 +148,87 @@ pub fn is_worker_thread() -> bool {
 pub fn wake_guarded(waker: std::task::Waker) {
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())).is_err() {
         crate::diagnostics::report(crate::diagnostics::Fault::waker_panicked());
+    }
+}
+
+/// Records what the current node (the task being polled, or the body of a scope or of
+/// `block_on`) waits on: what a leaf future calls as it returns `Pending`, so that the task-tree
+/// dump can say where a task is stuck. The last leaf of a poll wins, except that a
+/// [`Wait::Timer`](crate::Wait::Timer) does not replace another leaf recorded in the same poll.
+/// Copies a few words; does nothing outside a node.
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::task::Poll;
+/// use nursery_scheduler::{context::record_wait, Wait};
+///
+/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
+/// rt.block_on(async {
+///     let parked = nursery_runtime::spawn(poll_fn(|_| {
+///         record_wait(Wait::Other { what: "a hand-written leaf" });
+///         Poll::<()>::Pending
+///     }));
+///     let waiting_on = || {
+///         let tree = nursery_runtime::Handle::current().task_tree();
+///         tree.nodes.iter().find(|(_, n)| n.id == parked.id()).and_then(|(_, n)| n.waiting_on)
+///     };
+///     while waiting_on().is_none() {
+///         nursery_runtime::time::sleep(std::time::Duration::from_millis(1)).await;
+///     }
+///     assert_eq!(waiting_on(), Some(Wait::Other { what: "a hand-written leaf" }));
+///     parked.cancel();
+/// });
+/// ```
+pub fn record_wait(wait: crate::Wait) {
+    let Some(ptr) = CURRENT_NODE.with(Cell::get) else {
+        return;
+    };
+    let recorded = RECORDED_FOR.with(|r| r.replace(Some(ptr)));
+    if matches!(wait, crate::Wait::Timer { .. }) && recorded == Some(ptr) {
+        return;
+    }
+    // SAFETY: the current node is kept alive while it is current (see `with_current_node`).
+    unsafe { ptr.as_ref() }.meta.waiting.set(wait);
+}
+
+/// Polls `poll` (a group's body, with the group current), showing no wait for the group while
+/// it runs, and, if it returns `Pending` without a leaf recording a wait for the group, records
+/// [`Wait::Foreign`](crate::Wait::Foreign): what a runtime does around each poll of a body it
+/// drives itself (the scheduler does it around every task's poll).
+///
+/// ```
+/// use std::task::Poll;
+/// use nursery_scheduler::context::poll_recording_wait;
+///
+/// // Outside any node it only polls; `block_on` and scopes call it with their group current.
+/// assert_eq!(poll_recording_wait(|| Poll::Ready(5)), Poll::Ready(5));
+/// ```
+pub fn poll_recording_wait<R>(poll: impl FnOnce() -> std::task::Poll<R>) -> std::task::Poll<R> {
+    begin_recording_wait();
+    let current = CURRENT_NODE.with(Cell::get);
+    if let Some(ptr) = current {
+        // SAFETY: the current node is kept alive while it is current (see `with_current_node`).
+        unsafe { ptr.as_ref() }.meta.waiting.clear();
+    }
+    let polled = poll();
+    if polled.is_pending() {
+        if let Some(ptr) = current {
+            finish_recording_wait(ptr);
+        }
+    }
+    polled
+}
+
+/// A poll of some node begins: no leaf has recorded a wait in it yet.
+pub(crate) fn begin_recording_wait() {
+    RECORDED_FOR.with(|r| r.set(None));
+}
+
+/// `node`'s poll returned `Pending`: if no leaf recorded a wait for it, it waits on a future
+/// from outside nursery.
+pub(crate) fn finish_recording_wait(node: NonNull<Header>) {
+    if RECORDED_FOR.with(Cell::get) != Some(node) {
+        // SAFETY: the caller is polling `node`, which it keeps alive for the poll.
+        unsafe { node.as_ref() }.meta.waiting.set_foreign();
     }
 }

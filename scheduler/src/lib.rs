@@ -37,7 +37,9 @@ pub use group::Group;
 pub use metrics::WorkerMetrics;
 pub use park::Park;
 pub use poll_slot::PollSnapshot;
-pub use task::{Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SpawnError, SpawnMeta};
+pub use task::{
+    Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SocketWait, SpawnError, SpawnMeta, Wait,
+};
 pub use worker::{Scheduler, WorkerRunner};
 
 /// The bytes of task cells the shared recycling pool holds now (see `task/recycle.rs`); for

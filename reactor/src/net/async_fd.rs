@@ -105,7 +105,7 @@ impl<T: AsRawFd> AsyncFd<T> {
 
     fn with_handle(inner: T, handle: &Handle) -> io::Result<AsyncFd<T>> {
         let fd = inner.as_raw_fd();
-        let registration = Registration::new(
+        let mut registration = Registration::new(
             &mut SourceFd(&fd),
             Interest::READABLE | Interest::WRITABLE,
             handle,
@@ -119,6 +119,7 @@ impl<T: AsRawFd> AsyncFd<T> {
                 ),
             )
         })?;
+        registration.set_fd(fd);
         Ok(AsyncFd {
             inner: Some(inner),
             registration,

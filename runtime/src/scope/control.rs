@@ -259,7 +259,13 @@ impl Future for Acquire {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Permit>> {
         let this = &mut *self;
-        this.control.poll_acquire(&mut this.ticket, cx)
+        let polled = this.control.poll_acquire(&mut this.ticket, cx);
+        if polled.is_pending() {
+            nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Other {
+                what: "a free slot under the scope's limit (spawn_wait)",
+            });
+        }
+        polled
     }
 }
 

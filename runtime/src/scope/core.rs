@@ -185,6 +185,13 @@ impl<M: MakeBody> CoreProj<'_, M> {
             .then_some(deadline.drops_body)
     }
 
+    /// The enclosing task (the current node again, the body's poll over) waits on this scope.
+    fn record_waiting_on_scope(&self) {
+        nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Scope {
+            scope: self.group().node().id(),
+        });
+    }
+
     fn group(&self) -> &Group {
         self.group
             .as_ref()
@@ -243,10 +250,13 @@ impl<M: MakeBody> ScopeCore<M> {
                 // the scope waits for it.
                 let inside = nursery_scheduler::context::enter(group.node());
                 let body = this.body.as_mut().as_pin_mut().expect("checked");
-                let polled = body.poll(cx);
+                let polled = nursery_scheduler::context::poll_recording_wait(|| body.poll(cx));
                 drop(inside);
                 match polled {
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending => {
+                        this.record_waiting_on_scope();
+                        return Poll::Pending;
+                    }
                     Poll::Ready(output) => {
                         *this.output = Some(output);
                         this.drop_body();
@@ -256,7 +266,10 @@ impl<M: MakeBody> ScopeCore<M> {
             }
         }
 
-        std::task::ready!(this.group().poll_complete(cx));
+        if this.group().poll_complete(cx).is_pending() {
+            this.record_waiting_on_scope();
+            return Poll::Pending;
+        }
         *this.timer = None;
         this.control.watchers.close();
         if let Some(err) = this.group().take_failure() {

@@ -402,7 +402,13 @@ impl Future for ShutdownRequested {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        this.control.poll_shutdown(&mut this.key, cx)
+        let polled = this.control.poll_shutdown(&mut this.key, cx);
+        if polled.is_pending() {
+            nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Other {
+                what: "the scope's shutdown request",
+            });
+        }
+        polled
     }
 }
 

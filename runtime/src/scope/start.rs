@@ -170,7 +170,12 @@ impl Scope {
         async move {
             let outcome = poll_fn(|cx| match Pin::new(&mut receiver).poll(cx) {
                 Poll::Ready(value) => Poll::Ready(value),
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => {
+                    nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Other {
+                        what: "a started task's ready signal",
+                    });
+                    Poll::Pending
+                }
             })
             .await;
             let handle = handle.take().expect("polled to completion once");

@@ -58,6 +58,43 @@ impl<T> Future for Receiver<T> {
             return Poll::Ready(None);
         }
         inner.waker = Some(cx.waker().clone());
+        drop(inner);
+        nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Channel {
+            kind: "oneshot",
+        });
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use nursery_scheduler::Wait;
+
+    #[test]
+    fn a_task_blocked_on_a_oneshot_shows_the_channel_in_the_dump() {
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            let (sender, receiver) = super::channel::<u32>();
+            let task = crate::spawn(receiver);
+            let give_up = Instant::now() + Duration::from_secs(10);
+            loop {
+                let tree = crate::Handle::current().task_tree();
+                let node = tree
+                    .nodes
+                    .iter()
+                    .map(|(_, n)| n)
+                    .find(|n| n.id == task.id());
+                if node.is_some_and(|n| n.waiting_on == Some(Wait::Channel { kind: "oneshot" })) {
+                    assert!(tree.to_string().contains("— waiting on a oneshot channel"));
+                    break;
+                }
+                assert!(Instant::now() < give_up, "never shown waiting:\n{tree}");
+                crate::time::sleep(Duration::from_millis(2)).await;
+            }
+            sender.send(7);
+            assert_eq!(task.await.unwrap(), Some(7));
+        });
     }
 }

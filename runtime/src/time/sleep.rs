@@ -166,6 +166,9 @@ impl Future for Sleep {
                 self.slot = Some(slot);
             }
         }
+        nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Timer {
+            deadline: self.deadline,
+        });
         Poll::Pending
     }
 }

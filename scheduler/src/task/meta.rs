@@ -52,6 +52,8 @@ pub(crate) struct Meta {
     /// Which scheduler's tree the node belongs to (`Shared::tree`): a parent from another
     /// runtime is refused. Sits in what would be padding after `shielded`.
     pub(crate) tree: u32,
+    /// What the node waits on, recorded by the leaf futures of its latest poll.
+    pub(crate) waiting: super::wait::WaitSlot,
 }
 
 impl Meta {
@@ -71,6 +73,7 @@ impl Meta {
             born: coarse_now(),
             shielded,
             tree,
+            waiting: super::wait::WaitSlot::new(),
         }
     }
 

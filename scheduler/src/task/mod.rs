@@ -9,6 +9,7 @@ mod node;
 pub(crate) mod recycle;
 pub(crate) mod state;
 pub(crate) mod tree;
+pub(crate) mod wait;
 mod waker;
 
 use std::future::Future;
@@ -17,6 +18,7 @@ pub use error::{JoinError, SpawnError};
 pub use join::JoinHandle;
 pub use meta::SpawnMeta;
 pub use node::{Hold, NodeInfo, NodeRef};
+pub use wait::{SocketWait, Wait};
 
 use cell::{Cell, Stage, Vtables};
 use header::{Header, PollOutcome};
@@ -127,8 +129,12 @@ pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
         ToRunning::Poll if !listed && tree::cancelled_before_first_poll(&task) => cancelled(&task),
         ToRunning::Poll => {
             let _budget = crate::coop::reset_budget();
+            crate::context::begin_recording_wait();
             // SAFETY: we hold RUNNING and the queue's reference.
             let outcome = unsafe { (header.vtable.poll)(task.ptr()) };
+            if matches!(outcome, PollOutcome::Pending) {
+                crate::context::finish_recording_wait(task.ptr());
+            }
             if !listed && matches!(outcome, PollOutcome::Pending) {
                 // It waits: from now on a cancel walk must be able to find it.
                 tree::join_parent_list(&task);

@@ -272,6 +272,16 @@ pub struct NodeInfo {
     /// the tree's lists (and so the dump) only when they first wait, so the dump counts them
     /// here instead of listing them.
     pub starting_children: usize,
+    /// What the node waits on, for an `idle` node (a task, or a scope's or `block_on`'s body)
+    /// that has waited: the last leaf future that returned `Pending` in its latest poll — a
+    /// timer, a socket, another task's `JoinHandle`, a scope, a channel, a blocking job, or
+    /// [`Wait::Foreign`](crate::Wait::Foreign) when nothing of nursery's was waited on. `None`
+    /// for nodes in any other state.
+    pub waiting_on: Option<crate::Wait>,
+    /// For a node waiting on a socket ([`Wait::Io`](crate::Wait::Io)): the operation and the
+    /// addresses, resolved from the file descriptor by `Handle::task_tree` when it takes the
+    /// snapshot (`None` from [`NodeRef::walk`], which does not look at sockets).
+    pub socket: Option<crate::SocketWait>,
 }
 
 impl Clone for NodeRef {

@@ -451,6 +451,12 @@ pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
         // The pending count holds one slot per child not yet complete, plus the body's.
         let body_slot = usize::from(!s.is_body_done());
         let live_children = header.pending.load(Acquire).saturating_sub(body_slot);
+        // Only a node whose body waits shows what it waits on (a running or queued one is past it).
+        let idle = !s.is_complete()
+            && !s.is_body_done()
+            && !s.is_cancelled()
+            && !s.is_running()
+            && !s.is_notified();
         let info = NodeInfo {
             id: header.meta.id,
             parent,
@@ -483,6 +489,8 @@ pub(crate) fn walk(root: &NodeRef, visit: &mut dyn FnMut(usize, &NodeInfo)) {
             location: header.meta.location,
             live_children,
             starting_children: live_children.saturating_sub(children.len()),
+            waiting_on: idle.then(|| header.meta.waiting.get(now)).flatten(),
+            socket: None,
         };
         visit(depth, &info);
         // The list holds the newest child first; the stack pops the oldest first.
