@@ -156,31 +156,8 @@ pub fn wake_guarded(waker: std::task::Waker) {
 /// dump can say where a task is stuck. The last leaf of a poll wins, except that a
 /// [`Wait::Timer`](crate::Wait::Timer) does not replace another leaf recorded in the same poll.
 /// Copies a few words; does nothing outside a node.
-///
-/// ```
-/// use std::future::poll_fn;
-/// use std::task::Poll;
-/// use nursery_scheduler::{context::record_wait, Wait};
-///
-/// let rt = nursery_runtime::Runtime::builder().worker_threads(1).build().unwrap();
-/// rt.block_on(async {
-///     let parked = nursery_runtime::spawn(poll_fn(|_| {
-///         record_wait(Wait::Other { what: "a hand-written leaf" });
-///         Poll::<()>::Pending
-///     }));
-///     let waiting_on = || {
-///         let tree = nursery_runtime::Handle::current().task_tree();
-///         tree.nodes.iter().find(|(_, n)| n.id == parked.id()).and_then(|(_, n)| n.waiting_on)
-///     };
-///     while waiting_on().is_none() {
-///         nursery_runtime::time::sleep(std::time::Duration::from_millis(1)).await;
-///     }
-///     assert_eq!(waiting_on(), Some(Wait::Other { what: "a hand-written leaf" }));
-///     parked.cancel();
-/// });
-/// ```
 pub fn record_wait(wait: crate::Wait) {
-    let Some(ptr) = CURRENT_NODE.with(Cell::get) else {
+    let Some(ptr) = CURRENT_NODE.with(Cell::get).node else {
         return;
     };
     let recorded = RECORDED_FOR.with(|r| r.replace(Some(ptr)));
@@ -195,17 +172,9 @@ pub fn record_wait(wait: crate::Wait) {
 /// it runs, and, if it returns `Pending` without a leaf recording a wait for the group, records
 /// [`Wait::Foreign`](crate::Wait::Foreign): what a runtime does around each poll of a body it
 /// drives itself (the scheduler does it around every task's poll).
-///
-/// ```
-/// use std::task::Poll;
-/// use nursery_scheduler::context::poll_recording_wait;
-///
-/// // Outside any node it only polls; `block_on` and scopes call it with their group current.
-/// assert_eq!(poll_recording_wait(|| Poll::Ready(5)), Poll::Ready(5));
-/// ```
 pub fn poll_recording_wait<R>(poll: impl FnOnce() -> std::task::Poll<R>) -> std::task::Poll<R> {
     begin_recording_wait();
-    let current = CURRENT_NODE.with(Cell::get);
+    let current = CURRENT_NODE.with(Cell::get).node;
     if let Some(ptr) = current {
         // SAFETY: the current node is kept alive while it is current (see `with_current_node`).
         unsafe { ptr.as_ref() }.meta.waiting.clear();
