@@ -4,7 +4,7 @@ use std::fmt;
 
 /// How a [`Reactor`](crate::Reactor) treats a write whose peer is another socket of this
 /// process: whether the writer wakes the peer's reader at once ("the look after a write",
-/// [`Handle::wake_one_ready`](crate::Handle::wake_one_ready)), and how those wakes are made.
+/// [`ReactorHandle::wake_one_ready`](crate::ReactorHandle::wake_one_ready)), and how those wakes are made.
 ///
 /// # Examples
 ///

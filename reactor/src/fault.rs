@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use crate::driver::Handle;
+use crate::reactor::ReactorHandle;
 
 /// An internal fault of the reactor, which it cannot return to anyone.
 #[derive(Debug)]
@@ -30,7 +30,7 @@ impl fmt::Display for IoFault {
 
 pub(crate) type FaultHook = Arc<dyn Fn(IoFault) + Send + Sync>;
 
-impl Handle {
+impl ReactorHandle {
     /// Sends the reactor's internal faults to `hook` instead of stderr; returns `false` (and
     /// keeps the first) if a hook was already set.
     ///
@@ -49,12 +49,12 @@ impl Handle {
 }
 
 /// Reports `fault` to `handle`'s hook (the thread's current reactor where `None`), or prints it.
-pub(crate) fn report(handle: Option<&Handle>, fault: IoFault) {
+pub(crate) fn report(handle: Option<&ReactorHandle>, fault: IoFault) {
     let current;
     let handle = match handle {
         Some(h) => Some(h),
         None => {
-            current = Handle::try_current();
+            current = ReactorHandle::try_current();
             current.as_ref()
         }
     };

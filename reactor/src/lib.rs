@@ -5,8 +5,8 @@
 //!
 //! - the [`Reactor`]: one `mio::Poll`, turned by one thread at a time, that
 //!   turns OS readiness events into wakes of the right reader or writer;
-//! - the [`Handle`]: the thread-safe side (register sources, [`unpark`] a
-//!   blocked turn, [`shutdown`], and [`Handle::wake_one_ready`], which collects
+//! - the [`ReactorHandle`]: the thread-safe side (register sources, [`unpark`] a
+//!   blocked turn, [`shutdown`], and [`ReactorHandle::wake_one_ready`], which collects
 //!   ready events, oldest first, until one wakes a task, from any thread and
 //!   without blocking: the net types call it after a write to a peer that is
 //!   one of this process's sockets, so that the reader runs on the writer's
@@ -20,8 +20,8 @@
 //! It deliberately knows nothing of tasks, scheduling or time: it stores
 //! `std::task::Waker`s and wakes them. The runtime owns one `Reactor`, has an
 //! idle worker call [`Reactor::turn`] with the nearest timer deadline as
-//! timeout, calls [`Handle::unpark`] when new work needs that worker, and
-//! [`Handle::enter`]s the handle on its threads so that the net types find it.
+//! timeout, calls [`ReactorHandle::unpark`] when new work needs that worker, and
+//! [`ReactorHandle::enter`]s the handle on its threads so that the net types find it.
 //!
 //! # Driving it
 //!
@@ -64,8 +64,8 @@
 //! so the clear does nothing and the task retries instead of waiting for an
 //! edge that already came. The details are in `scheduled_io.rs`.
 //!
-//! [`unpark`]: Handle::unpark
-//! [`shutdown`]: Handle::shutdown
+//! [`unpark`]: ReactorHandle::unpark
+//! [`shutdown`]: ReactorHandle::shutdown
 
 #![deny(missing_docs, missing_debug_implementations)]
 // The one exception is `sys/`, the system calls std and mio lack.
@@ -73,14 +73,14 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod config;
-mod context;
-mod driver;
+mod current;
 mod error;
 mod fault;
 mod local_peer;
 pub mod net;
 mod offload;
 mod poll_evented;
+mod reactor;
 mod ready;
 mod registration;
 mod scheduled_io;
@@ -93,9 +93,9 @@ mod wait_hook;
 mod waiters;
 
 pub use config::Config;
-pub use context::EnterGuard;
-pub use driver::{Handle, Reactor};
+pub use current::EnterGuard;
 pub use fault::IoFault;
 pub use offload::OffloadJob;
+pub use reactor::{Reactor, ReactorHandle};
 pub use registration::Registration;
 pub use wait_hook::set_wait_hook;

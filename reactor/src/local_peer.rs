@@ -7,7 +7,7 @@
 //! Left to the reactor's next turn (usually another worker's), every message of such a
 //! conversation crosses cores: for a loopback echo on two workers that doubled the CPU time of
 //! the exchange (two workers were slower than one). So after such a write the net types
-//! collect ready events, oldest first, until one wakes a task ([`Handle::wake_one_ready`]):
+//! collect ready events, oldest first, until one wakes a task ([`ReactorHandle::wake_one_ready`]):
 //! the write's own event is the oldest that wakes someone, and its reader is woken from inside
 //! the writing task, like a channel receiver.
 //!
@@ -34,7 +34,7 @@ use std::sync::{Arc, LazyLock, Weak};
 use mio::Token;
 use parking_lot::Mutex;
 
-use crate::driver::Handle;
+use crate::reactor::ReactorHandle;
 
 /// Looks that did not find the peer's reader in a row before a stream looks after one write
 /// in [`BACKOFF_PERIOD`] only.
@@ -86,7 +86,7 @@ impl LocalPeer {
     /// `peer_is_this_process()` says so (asked only when `handle`'s reactor looks at all);
     /// `None` when writes never look.
     pub(crate) fn unix(
-        handle: &Handle,
+        handle: &ReactorHandle,
         peer_is_this_process: impl FnOnce() -> bool,
     ) -> Option<Arc<LocalPeer>> {
         let looks = cfg!(any(target_os = "linux", target_os = "android"))
@@ -99,7 +99,7 @@ impl LocalPeer {
     /// with the local address `local()` (asked only for a loopback peer); `None` when writes
     /// never look (a peer that is not on loopback, a reactor that does not look).
     pub(crate) fn tcp(
-        handle: &Handle,
+        handle: &ReactorHandle,
         token: Token,
         peer: SocketAddr,
         local: impl FnOnce() -> std::io::Result<SocketAddr>,
@@ -127,7 +127,7 @@ impl LocalPeer {
 
     /// After bytes went to the peer: if it is ours and it is time to look, wake whichever of
     /// our readers they reached.
-    pub(crate) fn after_write(&self, handle: &Handle) {
+    pub(crate) fn after_write(&self, handle: &ReactorHandle) {
         if self.ours.load(Relaxed) && self.should_look() {
             #[cfg(test)]
             self.looks.fetch_add(1, Relaxed);
@@ -190,7 +190,7 @@ pub(crate) fn link_pair(a: &LocalPeer, a_token: Token, b: &LocalPeer, b_token: T
 ///
 /// A waker that panics is reported and its panic not passed on: it belongs to whoever waits
 /// on the peer, not to the task that wrote.
-fn wake_reader(handle: &Handle, peer_token: usize) -> bool {
+fn wake_reader(handle: &ReactorHandle, peer_token: usize) -> bool {
     match panic::catch_unwind(AssertUnwindSafe(|| handle.wake_oldest_ready())) {
         Ok(woke) => woke.is_some_and(|token| peer_token == UNKNOWN_PEER || token.0 == peer_token),
         Err(_) => {

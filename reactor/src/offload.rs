@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use crate::driver::Handle;
+use crate::reactor::ReactorHandle;
 
 /// A job handed to the offload: run it on a thread that may block, or drop it unrun (the
 /// waiting side then fails with an error saying the work did not run).
 pub type OffloadJob = Box<dyn FnOnce() + Send + 'static>;
 
-/// The function [`Handle::set_offload`] installs.
+/// The function [`ReactorHandle::set_offload`] installs.
 pub(crate) type Offload = Arc<dyn Fn(OffloadJob) + Send + Sync + 'static>;
 
-impl Handle {
+impl ReactorHandle {
     /// Gives the reactor somewhere to run blocking work: today the system resolver calls that
     /// [`net::lookup_host`](crate::net::lookup_host) and the `ToSocketAddrs` arguments of the net
     /// types make for host names. `offload` must not run the job on the calling thread; it may

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use mio::event::Source;
 use mio::Interest;
 
-use crate::driver::Handle;
 use crate::local_peer;
+use crate::reactor::ReactorHandle;
 use crate::ready::Direction;
 use crate::registration::{Registration, Waiter};
 
@@ -33,11 +33,11 @@ impl<S: Source> PollEvented<S> {
     where
         S: AsRawFd,
     {
-        PollEvented::with_handle(source, &Handle::current())
+        PollEvented::with_handle(source, &ReactorHandle::current())
     }
 
     /// Registers `source` with `handle`'s reactor.
-    pub(crate) fn with_handle(mut source: S, handle: &Handle) -> io::Result<PollEvented<S>>
+    pub(crate) fn with_handle(mut source: S, handle: &ReactorHandle) -> io::Result<PollEvented<S>>
     where
         S: AsRawFd,
     {
@@ -98,7 +98,7 @@ impl<S: Source> PollEvented<S> {
     }
 
     /// The handle of the reactor the source is registered with.
-    pub(crate) fn handle(&self) -> &Handle {
+    pub(crate) fn handle(&self) -> &ReactorHandle {
         self.registration.handle()
     }
 }

@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll};
 use mio::event::Source;
 use mio::{Interest, Token};
 
-use crate::driver::{self, Handle};
+use crate::reactor::{self, ReactorHandle};
 use crate::ready::{Direction, ReadyEvent};
 use crate::scheduled_io::ScheduledIo;
 use crate::waiters::WaiterKey;
@@ -49,7 +49,7 @@ const NO_TICK: usize = usize::MAX;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Registration {
-    handle: Handle,
+    handle: ReactorHandle,
     token: Token,
     io: Arc<ScheduledIo>,
     /// The tick seen by the last successful `poll_read_ready`, for `clear_read_ready`.
@@ -69,7 +69,7 @@ impl Registration {
     ///
     /// # Errors
     ///
-    /// "the nursery runtime has shut down" after [`Handle::shutdown`];
+    /// "the nursery runtime has shut down" after [`ReactorHandle::shutdown`];
     /// otherwise whatever the OS returns from registering the source.
     ///
     /// # Examples
@@ -92,7 +92,7 @@ impl Registration {
     pub fn new<S: Source + ?Sized>(
         source: &mut S,
         interest: Interest,
-        handle: &Handle,
+        handle: &ReactorHandle,
     ) -> io::Result<Registration> {
         let (token, io) = handle.add_source(source, interest)?;
         Ok(Registration {
@@ -121,7 +121,7 @@ impl Registration {
     /// assert!(!reg.handle().is_shutdown());
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn handle(&self) -> &Handle {
+    pub fn handle(&self) -> &ReactorHandle {
         &self.handle
     }
 
@@ -416,7 +416,7 @@ impl Registration {
         self.free_slot();
         let mut wakers = Vec::new();
         self.io.deregistered(&mut wakers);
-        driver::wake_all(&mut wakers);
+        reactor::wake_all(&mut wakers);
         result
     }
 

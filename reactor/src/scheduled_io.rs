@@ -149,7 +149,7 @@ impl ScheduledIo {
         taken
     }
 
-    /// Handle: marks the registration shut down and moves every waiter's waker into `wake`.
+    /// ReactorHandle: marks the registration shut down and moves every waiter's waker into `wake`.
     pub(crate) fn shutdown(&self, wake: &mut Vec<Waker>) {
         self.finish(SHUTDOWN, wake);
     }

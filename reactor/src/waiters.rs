@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::driver;
+use crate::reactor;
 
 /// The fewest new anonymous waiters between two sweeps (a socket polled by fewer distinct
 /// tasks than this between two readiness events is never swept).
@@ -113,7 +113,7 @@ impl AfterUnlock {
         if self.wake.is_empty() {
             return;
         }
-        let woken = panic::catch_unwind(AssertUnwindSafe(|| driver::wake_all(&mut self.wake)));
+        let woken = panic::catch_unwind(AssertUnwindSafe(|| reactor::wake_all(&mut self.wake)));
         if woken.is_err() {
             crate::fault::report(None, crate::fault::IoFault::WakerPanicked);
         }
@@ -244,7 +244,7 @@ mod tests {
     fn wake_all(list: &mut WaiterList) -> usize {
         let mut wake = Vec::new();
         let moved = list.take_all(&mut wake);
-        driver::wake_all(&mut wake);
+        reactor::wake_all(&mut wake);
         moved
     }
 

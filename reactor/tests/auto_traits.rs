@@ -6,7 +6,7 @@ use std::future::Future;
 use nursery_reactor::net::{
     tcp, unix, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream,
 };
-use nursery_reactor::{Handle, Reactor, Registration};
+use nursery_reactor::{Reactor, ReactorHandle, Registration};
 
 fn send<T: Send>() {}
 fn send_sync<T: Send + Sync>() {}
@@ -15,7 +15,7 @@ fn send_future<F: Future + Send>(_: F) {}
 #[test]
 fn the_reactor_is_send_and_everything_else_is_send_and_sync() {
     send::<Reactor>();
-    send_sync::<Handle>();
+    send_sync::<ReactorHandle>();
     send_sync::<Registration>();
     send_sync::<TcpListener>();
     send_sync::<TcpStream>();

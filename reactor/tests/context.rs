@@ -1,14 +1,14 @@
 //! The thread-local current reactor.
 
 use nursery_reactor::net::{TcpStream, UnixStream};
-use nursery_reactor::{Handle, Reactor};
+use nursery_reactor::{Reactor, ReactorHandle};
 
 #[test]
 #[should_panic(
     expected = "there is no nursery reactor on this thread: I/O types must be used inside a nursery runtime (a task, or Runtime::block_on)"
 )]
 fn handle_current_outside_a_runtime_panics_naming_the_problem() {
-    let _ = Handle::current();
+    let _ = ReactorHandle::current();
 }
 
 #[test]
@@ -27,7 +27,7 @@ fn connecting_outside_a_runtime_panics_naming_the_problem() {
 fn enter_guards_nest_and_restore_the_previous_handle() {
     let outer = Reactor::new().unwrap();
     let inner = Reactor::new().unwrap();
-    assert!(Handle::try_current().is_none());
+    assert!(ReactorHandle::try_current().is_none());
     let outer_guard = outer.handle().enter();
     {
         let _inner_guard = inner.handle().enter();
@@ -38,14 +38,14 @@ fn enter_guards_nest_and_restore_the_previous_handle() {
     let _pair = UnixStream::pair().unwrap();
     assert_eq!(outer.handle().registrations(), 2);
     drop(outer_guard);
-    assert!(Handle::try_current().is_none());
+    assert!(ReactorHandle::try_current().is_none());
 }
 
 #[test]
 fn a_handle_entered_on_one_thread_is_not_current_on_another() {
     let reactor = Reactor::new().unwrap();
     let _guard = reactor.handle().enter();
-    let elsewhere = std::thread::spawn(|| Handle::try_current().is_none())
+    let elsewhere = std::thread::spawn(|| ReactorHandle::try_current().is_none())
         .join()
         .unwrap();
     assert!(elsewhere);

@@ -195,7 +195,7 @@ struct WaitingRead {
     _end: mio::net::UnixStream,
 }
 
-fn waiting_read(handle: &nursery_reactor::Handle) -> WaitingRead {
+fn waiting_read(handle: &nursery_reactor::ReactorHandle) -> WaitingRead {
     let (mut end, peer) = mio::net::UnixStream::pair().unwrap();
     let registration = Registration::new(&mut end, Interest::READABLE, handle).unwrap();
     drain(&registration, &mut end);

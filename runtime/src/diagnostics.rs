@@ -25,7 +25,7 @@ use nursery_scheduler::diagnostics::{report_to, FaultHook};
 pub use nursery_scheduler::diagnostics::{Fault, FaultKind};
 
 /// The reactor's faults, as faults of the runtime that owns it.
-pub(crate) fn forward_io_faults(io: &nursery_reactor::Handle, hook: Option<FaultHook>) {
+pub(crate) fn forward_io_faults(io: &nursery_reactor::ReactorHandle, hook: Option<FaultHook>) {
     io.set_fault_hook(move |fault| {
         let fault = match fault {
             nursery_reactor::IoFault::CollectFailed(e) => Fault::new(

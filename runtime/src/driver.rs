@@ -19,7 +19,7 @@ pub(crate) struct Driver {
     parkers: Box<[Parker]>,
     pub(crate) monitor: Option<Arc<crate::stall::Monitor>>,
     io: Mutex<Reactor>,
-    pub(crate) io_handle: nursery_reactor::Handle,
+    pub(crate) io_handle: nursery_reactor::ReactorHandle,
     pub(crate) timers: Timers,
     /// `Builder::on_fault`: where this runtime's internal faults go.
     pub(crate) on_fault: Option<FaultHook>,

@@ -3,7 +3,7 @@
 //! An argument is either already an address (a `SocketAddr`, an `(ip, port)` pair, a string
 //! that parses as `ip:port`) or a host name. Addresses are used as they are, with no thread
 //! hop and no allocation beyond the list. A host name goes to the system resolver
-//! (`getaddrinfo`), which blocks: the reactor hands that call to the [offload](crate::Handle::set_offload)
+//! (`getaddrinfo`), which blocks: the reactor hands that call to the [offload](crate::ReactorHandle::set_offload)
 //! its owner installed (the nursery runtime installs its blocking pool), so no thread that polls
 //! tasks ever waits for DNS. The lookup runs outside the task tree: dropping the waiting future
 //! abandons it, and nobody waits for the call to return (its result is dropped). A reactor with
@@ -19,8 +19,8 @@ use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
 
-use crate::driver::Handle;
 use crate::error;
+use crate::reactor::ReactorHandle;
 
 /// What the net types accept as an address: the types `std::net::ToSocketAddrs` is implemented
 /// for (`SocketAddr`, `(IpAddr, u16)`, `"host:port"`, `(&str, u16)`, `String`,
@@ -233,7 +233,7 @@ async fn addrs_of(query: Query) -> io::Result<Vec<SocketAddr>> {
 
 /// Resolves a name through the current reactor's offload (inline without one).
 async fn lookup_name(host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let handle = Handle::current();
+    let handle = ReactorHandle::current();
     let Some(offload) = handle.offload() else {
         return blocking_lookup(&host, port);
     };

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use mio::unix::SourceFd;
 use mio::Interest;
 
-use crate::driver::Handle;
+use crate::reactor::ReactorHandle;
 use crate::ready::{Direction, ReadyEvent};
 use crate::registration::{Registration, Waiter};
 
@@ -100,10 +100,10 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// ```
     #[track_caller]
     pub fn new(inner: T) -> io::Result<AsyncFd<T>> {
-        AsyncFd::with_handle(inner, &Handle::current())
+        AsyncFd::with_handle(inner, &ReactorHandle::current())
     }
 
-    fn with_handle(inner: T, handle: &Handle) -> io::Result<AsyncFd<T>> {
+    fn with_handle(inner: T, handle: &ReactorHandle) -> io::Result<AsyncFd<T>> {
         let fd = inner.as_raw_fd();
         let mut registration = Registration::new(
             &mut SourceFd(&fd),

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::config::Config;
-use crate::driver::Reactor;
 use crate::local_peer::LocalPeer;
 use crate::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::reactor::Reactor;
 use crate::test_waker::counting_waker;
 
 /// Set in a child process started by a test here: what the child connects to.

@@ -1,7 +1,7 @@
 //! Non-blocking sockets driven by the reactor: TCP, UDP and Unix domain sockets, and
 //! [`AsyncFd`] for any other descriptor the OS poller accepts.
 //!
-//! Every type registers with the reactor that [`Handle::current`](crate::Handle::current)
+//! Every type registers with the reactor that [`ReactorHandle::current`](crate::ReactorHandle::current)
 //! names when it is created (so create them inside a nursery runtime) and keeps
 //! that handle for its whole life.
 //!

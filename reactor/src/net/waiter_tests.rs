@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
-use crate::driver::Reactor;
 use crate::net::{TcpListener, UdpSocket};
+use crate::reactor::Reactor;
 use crate::ready::Direction;
 use crate::test_waker::counting_waker;
 

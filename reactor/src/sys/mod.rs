@@ -6,7 +6,7 @@
 //!
 //! - `oldest_ready(epfd)`: a zero-timeout wait for the single oldest ready event of the
 //!   reactor's poll instance, callable from any thread while the turn is blocked in it
-//!   (`Handle::wake_one_ready`). `Ok(None)` where the OS cannot do it: the turn then collects
+//!   (`ReactorHandle::wake_one_ready`). `Ok(None)` where the OS cannot do it: the turn then collects
 //!   every event.
 //! - `tcp_inq::{enable, read}`: a TCP read that also says whether it drained the socket
 //!   (`TCP_INQ`), so the next read waits for an event instead of failing with `EAGAIN`. Elsewhere

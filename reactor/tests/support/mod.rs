@@ -15,14 +15,14 @@ use std::time::Duration;
 
 use futures::executor::ThreadPool;
 use futures::future::{self, Either};
-use nursery_reactor::{Handle, Reactor};
+use nursery_reactor::{Reactor, ReactorHandle};
 
 /// How long any one test may block before it is failed (instead of hanging).
 pub const TEST_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A reactor turned by a background thread (`turn(Some(10ms))` in a loop) until dropped.
 pub struct Driver {
-    handle: Handle,
+    handle: ReactorHandle,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -53,7 +53,7 @@ impl Driver {
     }
 
     /// The reactor's handle.
-    pub fn handle(&self) -> &Handle {
+    pub fn handle(&self) -> &ReactorHandle {
         &self.handle
     }
 

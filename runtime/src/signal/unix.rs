@@ -47,7 +47,7 @@ use super::registry::{self, Slot};
 /// ```
 #[track_caller]
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
-    if nursery_reactor::Handle::try_current().is_none() {
+    if nursery_reactor::ReactorHandle::try_current().is_none() {
         panic!(
             "nursery::signal::unix::signal({kind}): {}",
             crate::context::NO_RUNTIME

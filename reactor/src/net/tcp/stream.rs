@@ -10,7 +10,6 @@ use std::net::{Shutdown, SocketAddr};
 #[allow(unused_imports)]
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::driver::Handle;
 use crate::error;
 use crate::local_peer::LocalPeer;
 use crate::net::addr::{self, ToSocketAddrs};
@@ -18,6 +17,7 @@ use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::tcp::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::poll_evented::PollEvented;
+use crate::reactor::ReactorHandle;
 use crate::ready::Direction;
 use crate::sys::tcp_inq;
 
@@ -98,7 +98,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let handle = Handle::current();
+        let handle = ReactorHandle::current();
         let mut last_error = None;
         for addr in addr::resolve(addr).await? {
             match TcpStream::connect_addr(addr, &handle).await {
@@ -109,7 +109,7 @@ impl TcpStream {
         Err(last_error.unwrap_or_else(error::no_addresses))
     }
 
-    async fn connect_addr(addr: SocketAddr, handle: &Handle) -> io::Result<TcpStream> {
+    async fn connect_addr(addr: SocketAddr, handle: &ReactorHandle) -> io::Result<TcpStream> {
         let socket = mio::net::TcpStream::connect(addr)?;
         let io = PollEvented::with_handle(socket, handle)?;
         let stream = TcpStream::from_registered(io, Some(addr));
@@ -162,7 +162,7 @@ impl TcpStream {
     pub(crate) fn from_accepted(
         stream: mio::net::TcpStream,
         peer: &SocketAddr,
-        handle: &Handle,
+        handle: &ReactorHandle,
     ) -> io::Result<TcpStream> {
         let io = PollEvented::with_handle(stream, handle)?;
         Ok(TcpStream::from_registered(io, Some(*peer)))

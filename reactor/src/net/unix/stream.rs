@@ -12,12 +12,12 @@ use std::path::Path;
 #[allow(unused_imports)]
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::driver::Handle;
 use crate::local_peer::{self, LocalPeer};
 use crate::net::stream_io::{impl_async_read, impl_async_write, StreamIo};
 use crate::net::stream_socket;
 use crate::net::unix::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::poll_evented::PollEvented;
+use crate::reactor::ReactorHandle;
 use crate::ready::Direction;
 
 /// A Unix domain stream connection.
@@ -96,7 +96,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let handle = Handle::current();
+        let handle = ReactorHandle::current();
         let socket = mio::net::UnixStream::connect(path)?;
         let io = PollEvented::with_handle(socket, &handle)?;
         let stream = UnixStream::from_registered(io, Peer::AskTheKernel);
@@ -133,7 +133,7 @@ impl UnixStream {
     /// ```
     #[track_caller]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let handle = Handle::current();
+        let handle = ReactorHandle::current();
         let (a, b) = mio::net::UnixStream::pair()?;
         let a = UnixStream::from_registered(PollEvented::with_handle(a, &handle)?, Peer::Ours);
         let b = UnixStream::from_registered(PollEvented::with_handle(b, &handle)?, Peer::Ours);
@@ -184,7 +184,7 @@ impl UnixStream {
     /// A connected stream registered with `handle`.
     pub(crate) fn from_accepted(
         stream: mio::net::UnixStream,
-        handle: &Handle,
+        handle: &ReactorHandle,
     ) -> io::Result<UnixStream> {
         let io = PollEvented::with_handle(stream, handle)?;
         Ok(UnixStream::from_registered(io, Peer::AskTheKernel))

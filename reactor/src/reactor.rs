@@ -1,5 +1,5 @@
 //! The reactor: one `mio::Poll`, turned by one thread at a time, and the
-//! shared `Handle` through which registrations are added and the turn is woken.
+//! shared `ReactorHandle` through which registrations are added and the turn is woken.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -26,7 +26,7 @@ use crate::token;
 /// How many events one `turn` takes from the OS at most (the rest wait for the next turn).
 const EVENTS_CAPACITY: usize = 1024;
 
-/// How many registrations' events [`Handle::wake_one_ready`] takes at most looking for a
+/// How many registrations' events [`ReactorHandle::wake_one_ready`] takes at most looking for a
 /// waiting task.
 const MAX_EVENTS_PER_WAKE_ONE: usize = 4;
 
@@ -36,9 +36,9 @@ const MAX_EVENTS_PER_WAKE_ONE: usize = 4;
 /// `Sync`): a runtime keeps it behind a lock that an idle worker try-locks
 /// before calling [`turn`](Reactor::turn). Everything other threads need —
 /// registering sources, interrupting a blocked turn, shutting down — goes
-/// through the cloneable [`Handle`].
+/// through the cloneable [`ReactorHandle`].
 ///
-/// Dropping the `Reactor` shuts it down (see [`Handle::shutdown`]): I/O types
+/// Dropping the `Reactor` shuts it down (see [`ReactorHandle::shutdown`]): I/O types
 /// still alive fail with an error instead of waiting for events that can no
 /// longer come.
 ///
@@ -58,7 +58,7 @@ const MAX_EVENTS_PER_WAKE_ONE: usize = 4;
 pub struct Reactor {
     poll: Poll,
     events: Events,
-    handle: Handle,
+    handle: ReactorHandle,
     /// Wakers collected under the registration lock, woken after it is released.
     wake_buf: Vec<Waker>,
     /// `Send` but not `Sync`: one thread turns at a time.
@@ -67,26 +67,26 @@ pub struct Reactor {
 
 /// A cheap, cloneable, thread-safe reference to a [`Reactor`].
 ///
-/// I/O types keep the `Handle` they were created with; [`Handle::current`]
-/// finds the one the current thread has [entered](Handle::enter).
+/// I/O types keep the `ReactorHandle` they were created with; [`ReactorHandle::current`]
+/// finds the one the current thread has [entered](ReactorHandle::enter).
 ///
 /// # Examples
 ///
 /// ```
-/// use nursery_reactor::{Handle, Reactor};
+/// use nursery_reactor::{ReactorHandle, Reactor};
 ///
 /// let reactor = Reactor::new()?;
 /// let handle = reactor.handle();
 /// let _guard = handle.enter();
-/// assert!(Handle::try_current().is_some());
+/// assert!(ReactorHandle::try_current().is_some());
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct Handle {
+pub struct ReactorHandle {
     pub(crate) inner: Arc<Inner>,
 }
 
-/// The part of the reactor shared by every `Handle`.
+/// The part of the reactor shared by every `ReactorHandle`.
 pub(crate) struct Inner {
     /// A clone of the poll's registry (its own epoll/kqueue descriptor).
     registry: Registry,
@@ -166,7 +166,7 @@ impl Reactor {
         Ok(Reactor {
             poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
-            handle: Handle {
+            handle: ReactorHandle {
                 inner: Arc::new(inner),
             },
             wake_buf: Vec::new(),
@@ -184,13 +184,13 @@ impl Reactor {
     /// std::thread::spawn(move || handle.unpark()).join().unwrap();
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn handle(&self) -> Handle {
+    pub fn handle(&self) -> ReactorHandle {
         self.handle.clone()
     }
 
     /// Blocks up to `timeout` for I/O events and wakes the tasks they concern.
     ///
-    /// `None` blocks until an event or an [`unpark`](Handle::unpark);
+    /// `None` blocks until an event or an [`unpark`](ReactorHandle::unpark);
     /// `Some(Duration::ZERO)` only collects what is already there. An unpark
     /// made while no turn was blocked ends the next turn at once.
     ///
@@ -277,7 +277,7 @@ impl fmt::Debug for Reactor {
     }
 }
 
-impl Handle {
+impl ReactorHandle {
     /// Interrupts a blocked [`Reactor::turn`] (from any thread).
     ///
     /// If no turn is blocked, the next one returns at once. Unparks that come
@@ -373,7 +373,7 @@ impl Handle {
         self.wake_oldest_ready().is_some()
     }
 
-    /// [`wake_one_ready`](Handle::wake_one_ready), returning the token of the registration
+    /// [`wake_one_ready`](ReactorHandle::wake_one_ready), returning the token of the registration
     /// whose event woke a task.
     pub(crate) fn wake_oldest_ready(&self) -> Option<Token> {
         use std::os::fd::AsRawFd;
@@ -470,7 +470,7 @@ impl Handle {
         wake_all(&mut wakers);
     }
 
-    /// Whether [`shutdown`](Handle::shutdown) has been called (or the reactor dropped).
+    /// Whether [`shutdown`](ReactorHandle::shutdown) has been called (or the reactor dropped).
     ///
     /// # Examples
     ///
@@ -547,9 +547,9 @@ impl Handle {
     }
 }
 
-impl fmt::Debug for Handle {
+impl fmt::Debug for ReactorHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
+        f.debug_struct("ReactorHandle")
             .field("registrations", &self.registrations())
             .field(
                 "unpark_pending",

@@ -4,23 +4,23 @@ use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::driver::Handle;
 use crate::error;
+use crate::reactor::ReactorHandle;
 
 thread_local! {
-    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<ReactorHandle>> = const { RefCell::new(None) };
 }
 
-/// Makes a [`Handle`] the current reactor of this thread until dropped.
+/// Makes a [`ReactorHandle`] the current reactor of this thread until dropped.
 ///
-/// Returned by [`Handle::enter`]. Dropping it restores whichever handle was
+/// Returned by [`ReactorHandle::enter`]. Dropping it restores whichever handle was
 /// current before (guards nest). It must be dropped on the thread that
 /// created it, hence it is not `Send`.
 ///
 /// # Examples
 ///
 /// ```
-/// use nursery_reactor::{net::UnixStream, Handle, Reactor};
+/// use nursery_reactor::{net::UnixStream, ReactorHandle, Reactor};
 ///
 /// let outer = Reactor::new()?;
 /// let inner = Reactor::new()?;
@@ -34,33 +34,33 @@ thread_local! {
 /// assert_eq!(outer.handle().registrations(), 2);
 ///
 /// drop(outer_guard);
-/// assert!(Handle::try_current().is_none());
+/// assert!(ReactorHandle::try_current().is_none());
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[must_use = "the handle is current only while the guard lives"]
 pub struct EnterGuard {
-    previous: Option<Handle>,
+    previous: Option<ReactorHandle>,
     _not_send: PhantomData<*const ()>,
 }
 
-impl Handle {
+impl ReactorHandle {
     /// Makes this handle the current reactor of this thread until the guard is dropped.
     ///
     /// The runtime enters its handle on every worker thread and inside
-    /// `block_on`; I/O types created there find it through [`Handle::current`].
+    /// `block_on`; I/O types created there find it through [`ReactorHandle::current`].
     ///
     /// # Examples
     ///
     /// ```
-    /// use nursery_reactor::{Handle, Reactor};
+    /// use nursery_reactor::{ReactorHandle, Reactor};
     ///
     /// let reactor = Reactor::new()?;
-    /// assert!(Handle::try_current().is_none());
+    /// assert!(ReactorHandle::try_current().is_none());
     /// {
     ///     let _guard = reactor.handle().enter();
-    ///     assert!(Handle::try_current().is_some());
+    ///     assert!(ReactorHandle::try_current().is_some());
     /// }
-    /// assert!(Handle::try_current().is_none());
+    /// assert!(ReactorHandle::try_current().is_none());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn enter(&self) -> EnterGuard {
@@ -82,16 +82,16 @@ impl Handle {
     /// # Examples
     ///
     /// ```
-    /// use nursery_reactor::{Handle, Reactor};
+    /// use nursery_reactor::{ReactorHandle, Reactor};
     ///
     /// let reactor = Reactor::new()?;
     /// let _guard = reactor.handle().enter();
-    /// let handle = Handle::current();
+    /// let handle = ReactorHandle::current();
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[track_caller]
-    pub fn current() -> Handle {
-        match Handle::try_current() {
+    pub fn current() -> ReactorHandle {
+        match ReactorHandle::try_current() {
             Some(handle) => handle,
             None => panic!("{}", error::NO_REACTOR),
         }
@@ -102,9 +102,9 @@ impl Handle {
     /// # Examples
     ///
     /// ```
-    /// assert!(nursery_reactor::Handle::try_current().is_none());
+    /// assert!(nursery_reactor::ReactorHandle::try_current().is_none());
     /// ```
-    pub fn try_current() -> Option<Handle> {
+    pub fn try_current() -> Option<ReactorHandle> {
         CURRENT
             .try_with(|current| current.borrow().clone())
             .ok()
