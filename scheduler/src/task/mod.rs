@@ -1,4 +1,6 @@
-//! Tasks and groups: the nodes of the task tree, their state machine, and how a worker runs one.
+//! Tasks and groups: the nodes of the task tree, their state machine (`state.rs`), spawning
+//! (here), where a task is polled (`poll.rs`), and the tree: linking, cancellation, completion
+//! (`tree/`).
 
 mod cell;
 pub(crate) mod error;
@@ -6,6 +8,7 @@ pub(crate) mod header;
 mod join;
 pub(crate) mod meta;
 mod node;
+mod poll;
 pub(crate) mod recycle;
 pub(crate) mod state;
 pub(crate) mod tree;
@@ -20,12 +23,13 @@ pub use meta::SpawnMeta;
 pub use node::{Hold, NodeInfo, NodeRef};
 pub use wait::{SocketWait, Wait};
 
-use cell::{Cell, Stage, Vtables};
-use header::{Header, PollOutcome};
-use meta::Meta;
-use state::{Kind, ToIdle, ToRunning};
+pub(crate) use poll::run;
 
-use crate::sync::atomic::Ordering::Acquire;
+use cell::{Cell, Stage, Vtables};
+use header::Header;
+use meta::Meta;
+use state::Kind;
+
 use crate::sync::Arc;
 use crate::worker::Shared;
 
@@ -109,62 +113,4 @@ pub(crate) fn new_group(
     );
     tree::link_new_child(parent_header, group.ptr(), true);
     Ok(group)
-}
-
-/// Runs one queued task: polls it, or drops its future if it was cancelled.
-/// `requeue` puts a task that woke itself during the poll back into a queue.
-pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
-    let header = task.header();
-    let transition = header.state.transition_to_running();
-    if transition == ToRunning::Stale {
-        return;
-    }
-    // The future's code (its poll, or its Drop when cancelled) runs as this node: what it spawns
-    // becomes the task's child.
-    let current = crate::context::enter_node(task.ptr());
-    let listed = header.state.load().is_listed();
-    let outcome = match transition {
-        ToRunning::Stale => unreachable!(),
-        ToRunning::Cancel => cancelled(&task),
-        ToRunning::Poll if !listed && tree::cancelled_before_first_poll(&task) => cancelled(&task),
-        ToRunning::Poll => {
-            let _budget = crate::coop::reset_budget();
-            crate::context::begin_recording_wait();
-            // SAFETY: we hold RUNNING and the queue's reference.
-            let outcome = unsafe { (header.vtable.poll)(task.ptr()) };
-            if matches!(outcome, PollOutcome::Pending) {
-                crate::context::finish_recording_wait(task.ptr());
-            }
-            if !listed && matches!(outcome, PollOutcome::Pending) {
-                // It waits: from now on a cancel walk must be able to find it.
-                tree::join_parent_list(&task);
-            }
-            match outcome {
-                PollOutcome::Pending => match header.state.transition_to_idle() {
-                    ToIdle::Idle => return,
-                    ToIdle::Requeue => return requeue(task),
-                    ToIdle::Cancel => cancelled(&task),
-                },
-                PollOutcome::Ready => None,
-                PollOutcome::Panicked(failure) => Some(failure),
-            }
-        }
-    };
-    drop(current);
-    header.state.transition_to_body_done();
-    if !listed && !header.state.load().is_listed() && header.pending.load(Acquire) > 1 {
-        // Done, but children it spawned still run: they must stay reachable from the tree. No
-        // child can be added now (only the body spawns into a task), so `1` means none is left.
-        tree::join_parent_list(&task);
-    }
-    if let Some(failure) = outcome {
-        tree::record_failure(&task, failure);
-    }
-    tree::finish_body(&task);
-}
-
-/// Drops a cancelled task's future. Returns the panic its `Drop` raised, if any.
-fn cancelled(task: &NodeRef) -> Option<error::Failure> {
-    // SAFETY: we hold RUNNING.
-    unsafe { (task.header().vtable.drop_future)(task.ptr()) }
 }
