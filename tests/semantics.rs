@@ -501,7 +501,7 @@ fn the_printed_task_tree_of_a_deep_chain_stays_small() {
         text
     });
     // 64 columns of indentation at most, the node, and what it waits on (here: "something
-    // outside nursery (last polled ...)", about 70 more).
+    // outside nursery (for ...)", about 70 more).
     let longest = text.lines().map(str::len).max().unwrap();
     assert!(
         longest < 280,

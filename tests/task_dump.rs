@@ -184,7 +184,7 @@ fn a_task_awaiting_a_foreign_future_shows_the_foreign_note() {
         );
         let line = line_of(&dump, task.id());
         assert!(
-            line.contains("— waiting on something outside nursery (last polled "),
+            line.contains("— waiting on something outside nursery (for "),
             "{line}"
         );
         task.cancel();

@@ -16,7 +16,7 @@ use crate::handle::Handle;
 ///     'server' #3 [task, idle] at src/main.rs:12:9, age 1.2s — waiting on accept 127.0.0.1:8080
 ///     'conn' #4 [task, idle] at src/main.rs:20:13, age 0.8s — waiting on read from 127.0.0.1:51234 (local 127.0.0.1:8080)
 ///     'tick' #5 [task, idle] at src/main.rs:30:5, age 1.2s — waiting on timer (deadline in 3.5s)
-///     'legacy' #6 [task, idle] at src/main.rs:40:5, age 1.2s — waiting on something outside nursery (last polled 1.1s ago)
+///     'legacy' #6 [task, idle] at src/main.rs:40:5, age 1.2s — waiting on something outside nursery (for 1.1s)
 /// ```
 ///
 /// Or look at the nodes themselves:
@@ -149,10 +149,7 @@ impl TaskTree {
             Wait::Channel { kind } => write!(line, "a {kind} channel"),
             Wait::Blocking => write!(line, "a spawn_blocking job"),
             Wait::Other { what } => write!(line, "{what}"),
-            Wait::Foreign { last_polled } => write!(
-                line,
-                "something outside nursery (last polled {last_polled:.1?} ago)"
-            ),
+            Wait::Foreign { since } => write!(line, "something outside nursery (for {since:.1?})"),
             other => write!(line, "{other:?}"),
         }
     }

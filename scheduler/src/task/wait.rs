@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use crate::sync::Mutex;
 
 /// What a node waits on, recorded by the leaf future that returned `Pending`, and shown in
@@ -79,8 +80,9 @@ pub enum Wait {
     /// A future from outside nursery: the poll returned `Pending` without any nursery leaf
     /// recording a wait.
     Foreign {
-        /// How long before the snapshot that poll ended.
-        last_polled: Duration,
+        /// How long before the snapshot the first poll of this wait ended (later polls that
+        /// found it still foreign do not restart it; a coarse clock, a few ms).
+        since: Duration,
     },
 }
 
@@ -98,40 +100,61 @@ pub struct SocketWait {
 }
 
 /// The slot in every node's header. Written only by the node's own poll (one thread at a
-/// time), read by dumps: an uncontended lock.
+/// time), read by dumps under the lock. `kind` mirrors which variant the slot holds, so that the
+/// writer skips the lock when nothing changes: a task re-polled while it waits on the same
+/// foreign future (a `yield_now` loop, a channel from another crate) pays two thread-local
+/// accesses and one relaxed load per poll, not a lock and a clock read.
 pub(crate) struct WaitSlot {
-    /// `Wait::Foreign` holds the coarse time of the poll here, not its age.
+    kind: AtomicU8,
+    /// `Wait::Foreign` holds the coarse time it began here, not its age.
     wait: Mutex<Option<Wait>>,
 }
+
+const NONE: u8 = 0;
+const FOREIGN: u8 = 1;
+const OTHER: u8 = 2;
 
 impl WaitSlot {
     pub(crate) fn new() -> WaitSlot {
         WaitSlot {
+            kind: AtomicU8::new(NONE),
             wait: Mutex::new(None),
         }
     }
 
     pub(crate) fn set(&self, wait: Wait) {
+        let kind = match wait {
+            Wait::Foreign { .. } => FOREIGN,
+            _ => OTHER,
+        };
         *self.wait.lock() = Some(wait);
+        self.kind.store(kind, Relaxed);
     }
 
     /// A body's poll begins: it waits on nothing while it runs (a group has no RUNNING state
     /// that would hide the slot from dumps taken meanwhile).
     pub(crate) fn clear(&self) {
-        *self.wait.lock() = None;
+        if self.kind.load(Relaxed) != NONE {
+            *self.wait.lock() = None;
+            self.kind.store(NONE, Relaxed);
+        }
     }
 
+    /// The poll returned `Pending` with no nursery leaf recorded: a foreign wait, timed from
+    /// the first such poll in a row.
     pub(crate) fn set_foreign(&self) {
-        self.set(Wait::Foreign {
-            last_polled: super::meta::coarse_now(),
-        });
+        if self.kind.load(Relaxed) != FOREIGN {
+            self.set(Wait::Foreign {
+                since: super::meta::coarse_now(),
+            });
+        }
     }
 
-    /// The recorded wait, with a foreign wait's time turned into its age at `now`.
+    /// The recorded wait, with a foreign wait's start turned into its age at `now`.
     pub(crate) fn get(&self, now: Duration) -> Option<Wait> {
         match *self.wait.lock() {
-            Some(Wait::Foreign { last_polled }) => Some(Wait::Foreign {
-                last_polled: now.saturating_sub(last_polled),
+            Some(Wait::Foreign { since }) => Some(Wait::Foreign {
+                since: now.saturating_sub(since),
             }),
             other => other,
         }
