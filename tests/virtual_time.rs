@@ -323,6 +323,14 @@ fn pause_and_resume_switch_a_running_clock() {
     });
 }
 
+#[nursery::test(start_paused = true)]
+async fn the_test_attribute_starts_the_clock_paused() {
+    let _watchdog = watchdog(Duration::from_secs(30));
+    let start = Instant::now();
+    sleep(30 * 60 * Duration::from_secs(1)).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(30 * 60));
+}
+
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<String>()
