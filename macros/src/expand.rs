@@ -25,7 +25,21 @@ pub(crate) fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
         }
     };
 
-    let (options, options_error) = options::parse(args);
+    let (mut options, mut options_error) = options::parse(args);
+    if kind == Kind::Main {
+        if let Some((span, _)) = options.start_paused.take() {
+            let error = syn::Error::new(
+                span,
+                "`start_paused` is only for `#[nursery::test]`: a program's clock must be the \
+                 real one (to pause time in a test, write `#[nursery::test(start_paused = true)]`, \
+                 or call `nursery::time::pause()`)",
+            );
+            match &mut options_error {
+                Some(errors) => errors.combine(error),
+                None => options_error = Some(error),
+            }
+        }
+    }
     let options_error = options_error.map(|error| error.to_compile_error());
 
     if let Some(error) = function.check(kind) {
@@ -104,6 +118,9 @@ fn runtime_fn(kind: Kind, function: AsyncFn, options: &Options) -> TokenStream {
     }
     if let Some(name) = &options.thread_name {
         builder.extend(quote!(.thread_name(#name)));
+    }
+    if let Some((_, paused)) = options.start_paused {
+        builder.extend(quote!(.start_paused(#paused)));
     }
     let expect = format!("{}: failed to build the nursery runtime", kind.attribute());
 

@@ -1,7 +1,7 @@
 //! The options inside `#[nursery::main(...)]` / `#[nursery::test(...)]`: parsing, validation and
 //! the error a user sees for each mistake.
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::quote;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
@@ -19,6 +19,8 @@ pub(crate) struct Options {
     pub(crate) thread_name: Option<LitStr>,
     /// `crate = "path"`: where the nursery crate is; `::nursery` when absent.
     pub(crate) crate_path: Option<Path>,
+    /// `start_paused = true`: the value, and the option's name for errors (tests only).
+    pub(crate) start_paused: Option<(Span, bool)>,
 }
 
 impl Options {
@@ -38,16 +40,23 @@ enum Key {
     WorkerThreads,
     ThreadName,
     Crate,
+    StartPaused,
 }
 
 impl Key {
-    const ALL: [Key; 3] = [Key::WorkerThreads, Key::ThreadName, Key::Crate];
+    const ALL: [Key; 4] = [
+        Key::WorkerThreads,
+        Key::ThreadName,
+        Key::Crate,
+        Key::StartPaused,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Key::WorkerThreads => "worker_threads",
             Key::ThreadName => "thread_name",
             Key::Crate => "crate",
+            Key::StartPaused => "start_paused",
         }
     }
 
@@ -57,6 +66,7 @@ impl Key {
             Key::WorkerThreads => "worker_threads = 4",
             Key::ThreadName => "thread_name = \"my-worker\"",
             Key::Crate => "crate = \"my_crate::nursery\"",
+            Key::StartPaused => "start_paused = true",
         }
     }
 
@@ -149,6 +159,9 @@ pub(crate) fn parse(args: TokenStream) -> (Options, Option<syn::Error>) {
             Key::WorkerThreads => worker_threads(&value).map(|n| options.worker_threads = Some(n)),
             Key::ThreadName => thread_name(&value).map(|s| options.thread_name = Some(s)),
             Key::Crate => crate_path(&value).map(|p| options.crate_path = Some(p)),
+            Key::StartPaused => {
+                start_paused(&value).map(|b| options.start_paused = Some((ident.span(), b)))
+            }
         };
         if let Err(error) = result {
             report(error);
@@ -171,7 +184,6 @@ fn unknown_option(ident: &Ident) -> syn::Error {
             " (nursery has one multi-thread runtime, so there is no `flavor` to pick: \
              remove it, and use `worker_threads = 1` to run every task on one worker)"
         }
-        "start_paused" => " (nursery's clock cannot be paused: remove it)",
         "unhandled_panic" => {
             " (nursery never drops a panic: a panicking task cancels its siblings and the \
              panic is re-raised where its parent waits, so remove it)"
@@ -260,6 +272,16 @@ fn thread_name(value: &Expr) -> syn::Result<LitStr> {
     }
 }
 
+fn start_paused(value: &Expr) -> syn::Result<bool> {
+    match literal(value) {
+        Some(Lit::Bool(b)) => Ok(b.value),
+        _ => Err(syn::Error::new(
+            value.span(),
+            "`start_paused` takes `true` or `false`: write `start_paused = true`",
+        )),
+    }
+}
+
 fn crate_path(value: &Expr) -> syn::Result<Path> {
     let message = "`crate` takes the path to the nursery crate as a string: write \
                    `crate = \"my_crate::nursery\"`";
@@ -309,8 +331,10 @@ mod tests {
             worker_threads = 4u8,
             thread_name = "w",
             crate = "a::b",
+            start_paused = true,
         ));
         assert!(error.is_none());
+        assert_eq!(options.start_paused.map(|(_, b)| b), Some(true));
         assert_eq!(options.worker_threads.as_ref().unwrap().to_string(), "4");
         assert_eq!(options.thread_name.as_ref().unwrap().value(), "w");
         assert_eq!(options.crate_path().to_string(), quote!(a::b).to_string());
@@ -343,6 +367,7 @@ mod tests {
         assert!(error_of(quote!(worker_threads = -3)).contains("at least one worker thread"));
         assert!(error_of(quote!(worker_threads = 1, worker_threads = 2)).contains("twice"));
         assert!(error_of(quote!(thread_name = 5)).contains("takes a string literal"));
+        assert!(error_of(quote!(start_paused = 1)).contains("write `start_paused = true`"));
         assert!(error_of(quote!(crate = "no way")).contains("is not a path"));
         assert!(error_of(quote!(worker_threads(4))).contains("expected `=`"));
     }

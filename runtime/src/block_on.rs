@@ -38,7 +38,7 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
     let _io = handle.inner.driver.io_handle.enter();
     let _runtime = crate::context::enter(handle.clone());
     let _node = nursery_scheduler::context::enter(group.node());
-    let waker = ThreadWaker::new();
+    let waker = ThreadWaker::counted(&handle.inner.driver);
 
     let body = {
         let mut future = pin!(future);

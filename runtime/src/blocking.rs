@@ -239,13 +239,19 @@ where
         .expect("a task that was just spawned has not completed");
     let runtime = handle.clone();
     let locals = crate::task_local::snapshot();
-    let job: Job = Box::new(move |start| match start {
-        Ok(()) => run_job(runtime, hold, locals, f, sender),
-        Err(e) => {
-            let why = format!("spawn_blocking: the blocking pool could not start a thread: {e}");
-            sender.send(Err(Box::new(why)));
-            drop(hold);
+    // Until the job is done, a paused clock must not jump: the job may still wake a task.
+    let active = handle.inner.driver.active();
+    let job: Job = Box::new(move |start| {
+        match start {
+            Ok(()) => run_job(runtime, hold, locals, f, sender),
+            Err(e) => {
+                let why =
+                    format!("spawn_blocking: the blocking pool could not start a thread: {e}");
+                sender.send(Err(Box::new(why)));
+                drop(hold);
+            }
         }
+        drop(active);
     });
     handle.inner.blocking.submit(job);
     task

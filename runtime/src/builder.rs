@@ -27,6 +27,7 @@ pub struct Builder {
     pub(crate) on_stall: Option<crate::stall::StallHook>,
     pub(crate) wake_local_peers: bool,
     pub(crate) on_fault: Option<nursery_scheduler::diagnostics::FaultHook>,
+    pub(crate) start_paused: bool,
 }
 
 impl Builder {
@@ -50,6 +51,7 @@ impl Builder {
             on_stall: None,
             wake_local_peers: true,
             on_fault: None,
+            start_paused: false,
         }
     }
 
@@ -325,6 +327,29 @@ impl Builder {
     /// ```
     pub fn wake_local_peers(&mut self, on: bool) -> &mut Builder {
         self.wake_local_peers = on;
+        self
+    }
+
+    /// Starts the runtime's clock paused, as if [`time::pause`](crate::time::pause) had been
+    /// called first: the clock then moves only by [`time::advance`](crate::time::advance), or
+    /// jumps to the next timer deadline whenever the whole runtime is idle. For tests of
+    /// timeouts, retries and intervals that should not take real time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery_runtime::time::{sleep, Instant};
+    ///
+    /// let rt = nursery_runtime::Runtime::builder().start_paused(true).build().unwrap();
+    /// let real = std::time::Instant::now();
+    /// rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     sleep(Duration::from_secs(30 * 60)).await;
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(30 * 60));
+    /// });
+    /// assert!(real.elapsed() < Duration::from_secs(30)); // not half an hour
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
         self
     }
 

@@ -3,8 +3,26 @@
 //! The first worker to park takes the reactor and blocks in `epoll_wait`/`kevent`; the others
 //! wait on their condition variable. Each waits at most until the nearest deadline of its own
 //! timer wheel. `unpark` reaches a worker wherever it waits.
+//!
+//! # Auto-advance of a paused clock
+//!
+//! `busy` counts the threads of the runtime that may still produce work: workers not waiting
+//! in [`park`](Park::park), `block_on` threads not waiting for a wake (see
+//! [`ThreadWaker::counted`](crate::thread_waker::ThreadWaker::counted)), and blocking-pool jobs
+//! queued or running ([`Active`]). A waiting thread is *counted idle* (`ParkState::idle`); whoever
+//! wakes it (an `unpark`, a hand-off) counts it busy again under the same lock, before it even
+//! runs, so `busy == 0` means that no runnable task exists: every push wakes a waiting worker
+//! (the scheduler's idle protocol), and the waker is itself busy while it pushes.
+//!
+//! While the clock is paused, nobody waits with a timeout, and only the holder of the reactor
+//! moves the clock ([`Driver::advance_with_reactor`]): it first polls the reactor without
+//! blocking (I/O that has already arrived runs first); then, if `busy` is still zero, it moves
+//! the clock to the earliest timer deadline and fires what is due. A thread that finds itself
+//! the last to go idle without the reactor asks the holder to do it (`advance_requested`, then
+//! wakes the reactor).
 
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +41,11 @@ pub(crate) struct Driver {
     pub(crate) timers: Timers,
     /// `Builder::on_fault`: where this runtime's internal faults go.
     pub(crate) on_fault: Option<FaultHook>,
+    /// Threads that may still produce work (see the module docs).
+    busy: AtomicUsize,
+    /// A thread went idle last while another held the reactor: the holder should try to
+    /// advance the paused clock.
+    advance_requested: AtomicBool,
 }
 
 /// One per worker: a token (`notified`) so that an unpark before the park is not lost. Alone on
@@ -41,6 +64,8 @@ struct ParkState {
     in_reactor: bool,
     /// Blocked on the condvar (another worker has the reactor).
     on_condvar: bool,
+    /// Waiting and counted idle: not in `Driver::busy`.
+    idle: bool,
 }
 
 impl Driver {
@@ -49,6 +74,7 @@ impl Driver {
         monitor: Option<Arc<crate::stall::Monitor>>,
         io_config: nursery_reactor::Config,
         on_fault: Option<FaultHook>,
+        start_paused: bool,
     ) -> io::Result<Driver> {
         let reactor = Reactor::with_config(io_config)?;
         crate::diagnostics::forward_io_faults(&reactor.handle(), on_fault.clone());
@@ -57,9 +83,99 @@ impl Driver {
             monitor,
             io_handle: reactor.handle(),
             io: Mutex::new(reactor),
-            timers: Timers::new(workers),
+            timers: Timers::new(workers, start_paused),
             on_fault,
+            busy: AtomicUsize::new(workers),
+            advance_requested: AtomicBool::new(false),
         })
+    }
+
+    /// A waiting thread is woken: count it busy again (at most once per wait).
+    pub(crate) fn wake_counted(&self, idle: &mut bool) {
+        if std::mem::take(idle) {
+            self.busy.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// A thread starts waiting. Returns whether it was the last busy one.
+    pub(crate) fn go_idle(&self, idle: &mut bool) -> bool {
+        debug_assert!(!*idle);
+        *idle = true;
+        self.busy.fetch_sub(1, SeqCst) == 1
+    }
+
+    /// With the reactor held and the clock paused: handles I/O that has already arrived, or,
+    /// if there is none and every thread is idle, moves the clock to the earliest deadline and
+    /// fires what is due. Returns whether it woke anything.
+    fn advance_with_reactor(&self, reactor: &mut MutexGuard<'_, Reactor>) -> bool {
+        self.advance_requested.store(false, SeqCst);
+        if !self.timers.is_paused() {
+            return false;
+        }
+        if self.turn(reactor, Some(Duration::ZERO)) {
+            return true;
+        }
+        // Only the reactor's holder advances, so this check and the advance are not raced by
+        // another advance; a thread that turns busy meanwhile was woken from outside the
+        // runtime (another thread), which no ordering could tell from "just after".
+        if self.busy.load(SeqCst) != 0 {
+            return false;
+        }
+        // A wheel's next expiration may be a lower bound (after a cancel): then nothing fires
+        // there, and the next one is later. Each step moves the clock forward.
+        let mut reached = None;
+        while let Some(next) = self.timers.next_deadline() {
+            if reached.is_some_and(|reached| next <= reached) {
+                return false; // no progress: never spin
+            }
+            self.timers.advance_to(next);
+            if self.timers.fire_all() > 0 {
+                return true;
+            }
+            reached = Some(next);
+        }
+        false
+    }
+
+    /// A thread that is not a worker (a `block_on` body, a blocking job) was the last to go
+    /// idle: advance a paused clock now, or have the reactor's holder do it.
+    pub(crate) fn last_idle_outside_workers(&self) {
+        if !self.timers.is_paused() {
+            return;
+        }
+        match self.io.try_lock() {
+            Some(mut reactor) => {
+                self.advance_with_reactor(&mut reactor);
+                drop(reactor);
+                // A worker that found the reactor taken meanwhile waits on its condvar: wake
+                // one, so that somebody blocks in the reactor again (and tries to advance).
+                self.hand_off_reactor_from(0, self.parkers.len());
+            }
+            None => self.request_advance(),
+        }
+    }
+
+    fn request_advance(&self) {
+        self.advance_requested.store(true, SeqCst);
+        self.io_handle.unpark();
+    }
+
+    /// Wakes every worker (the clock was resumed: their waits need a timeout again).
+    pub(crate) fn unpark_all(&self) {
+        for index in 0..self.parkers.len() {
+            self.unpark(index);
+        }
+    }
+
+    /// Counts a blocking job busy until the returned guard is dropped.
+    pub(crate) fn active(self: &Arc<Self>) -> Active {
+        self.busy.fetch_add(1, SeqCst);
+        Active(self.clone())
+    }
+
+    /// A `block_on` thread begins: counted busy until its matching [`go_idle`](Self::go_idle).
+    pub(crate) fn enter_busy(&self) {
+        self.busy.fetch_add(1, SeqCst);
     }
 
     /// Turns the reactor; returns whether it woke a task.
@@ -100,12 +216,18 @@ impl Driver {
     /// woken, and run by whoever is idle) while this worker is busy, however long its polls
     /// take. Without it the reactor waits for this worker's next park or maintenance tick.
     fn hand_off_reactor(&self, index: usize) {
+        self.hand_off_reactor_from(index + 1, self.parkers.len() - 1);
+    }
+
+    /// Wakes the first of `count` workers from `first` on (cyclically) asleep on its condvar.
+    fn hand_off_reactor_from(&self, first: usize, count: usize) {
         let workers = self.parkers.len();
-        for other in (1..workers).map(|i| (index + i) % workers) {
+        for other in (0..count).map(|i| (first + i) % workers) {
             let parker = &self.parkers[other];
             let mut state = parker.state.lock();
             if state.on_condvar && !state.notified {
                 state.notified = true;
+                self.wake_counted(&mut state.idle);
                 drop(state);
                 parker.condvar.notify_one();
                 return;
@@ -118,6 +240,7 @@ impl Driver {
         let parker = &self.parkers[index];
         let mut state = parker.state.lock();
         state.notified = true;
+        self.wake_counted(&mut state.idle);
         let in_reactor = state.in_reactor;
         drop(state);
         if in_reactor {
@@ -134,6 +257,18 @@ impl Driver {
     }
 }
 
+/// A blocking job in flight: counted busy, so that a paused clock does not jump while the job
+/// may still wake a task.
+pub(crate) struct Active(Arc<Driver>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if self.0.busy.fetch_sub(1, SeqCst) == 1 {
+            self.0.last_idle_outside_workers();
+        }
+    }
+}
+
 /// The `Park` given to the scheduler: a shared reference to the driver.
 pub(crate) struct WorkerPark(pub(crate) Arc<Driver>);
 
@@ -145,21 +280,44 @@ impl Park for WorkerPark {
         if std::mem::take(&mut state.notified) {
             return;
         }
+        let last = driver.go_idle(&mut state.idle);
         let timeout = driver.timers.park_timeout(index);
         if let Some(mut reactor) = driver.io.try_lock() {
             state.in_reactor = true;
             drop(state);
-            let woke_io = driver.turn(&mut reactor, timeout);
-            drop(reactor);
+            // A paused clock: the holder of the reactor moves it when everyone is idle.
+            let mut woke_io = driver.advance_with_reactor(&mut reactor);
+            if !woke_io {
+                // That turn may have used up the wake of an `unpark` made meanwhile: never
+                // block after one.
+                let timeout = match parker.state.lock().notified {
+                    true => Some(Duration::ZERO),
+                    false => timeout,
+                };
+                woke_io = driver.turn(&mut reactor, timeout);
+                // Not after waking a task: this worker is still counted idle, and the task
+                // it woke is queued here, unseen by `busy`. It tries again at its next park.
+                if !woke_io && driver.advance_requested.load(SeqCst) {
+                    woke_io = driver.advance_with_reactor(&mut reactor);
+                }
+            }
+            // Counted busy before the reactor is let go: the tasks the turn woke may sit in this
+            // worker's queue, where `busy` does not see them, and the next holder of the
+            // reactor must not take the runtime for idle.
             let mut state = parker.state.lock();
             state.in_reactor = false;
             state.notified = false;
+            driver.wake_counted(&mut state.idle);
             drop(state);
+            drop(reactor);
             // Leaving the reactor with work to run: a sleeping peer takes it over.
             if woke_io | (driver.timers.fire(index) > 0) {
                 driver.hand_off_reactor(index);
             }
         } else {
+            if last && driver.timers.is_paused() {
+                driver.request_advance();
+            }
             state.on_condvar = true;
             match timeout {
                 Some(t) => {
@@ -175,6 +333,7 @@ impl Park for WorkerPark {
             }
             state.notified = false;
             state.on_condvar = false;
+            driver.wake_counted(&mut state.idle);
             // Released before firing: a wake may unpark this very worker (still registered as
             // a sleeper), which takes this lock.
             drop(state);

@@ -76,6 +76,7 @@ impl Runtime {
             monitor.clone(),
             io_config,
             builder.on_fault.clone(),
+            builder.start_paused,
         )?);
         let (scheduler, runners) = Scheduler::new(workers, WorkerPark(driver.clone()));
         let root = scheduler.new_root();
@@ -86,10 +87,17 @@ impl Runtime {
         ));
         // Host-name lookups of the net types run on the pool, outside the task tree. (The
         // pool does not refer to the reactor: no cycle.)
+        // A lookup in flight counts as busy, so that a paused clock does not jump past it. (Weak:
+        // the reactor keeps this closure.)
         let pool = blocking.clone();
-        driver
-            .io_handle
-            .set_offload(move |job| pool.run_detached(job));
+        let weak = Arc::downgrade(&driver);
+        driver.io_handle.set_offload(move |job| {
+            let active = weak.upgrade().map(|driver| driver.active());
+            pool.run_detached(Box::new(move || {
+                job();
+                drop(active);
+            }));
+        });
         let handle = Handle {
             inner: Arc::new(Inner {
                 blocking,

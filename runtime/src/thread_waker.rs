@@ -1,9 +1,11 @@
 //! A waker that unparks a plain thread: how `block_on` and `Runtime::drop` wait.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Wake, Waker};
 
 use parking_lot::{Condvar, Mutex};
+
+use crate::driver::Driver;
 
 pub(crate) struct ThreadWaker {
     inner: Arc<Inner>,
@@ -12,8 +14,20 @@ pub(crate) struct ThreadWaker {
 
 #[derive(Default)]
 struct Inner {
-    notified: Mutex<bool>,
+    notified: Mutex<Notified>,
     condvar: Condvar,
+    /// For a `block_on` thread: the driver that counts it busy or idle (weak: the waker may
+    /// be kept by the driver's own timers).
+    driver: Option<Weak<Driver>>,
+}
+
+#[derive(Default)]
+struct Notified {
+    notified: bool,
+    /// Parked and counted idle by the driver.
+    idle: bool,
+    /// The thread is done: no longer counted at all.
+    retired: bool,
 }
 
 impl Wake for Inner {
@@ -21,16 +35,41 @@ impl Wake for Inner {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        *self.notified.lock() = true;
+        let mut state = self.notified.lock();
+        state.notified = true;
+        if state.idle && !state.retired {
+            if let Some(driver) = self.driver.as_ref().and_then(Weak::upgrade) {
+                driver.wake_counted(&mut state.idle);
+            }
+        }
+        drop(state);
         self.condvar.notify_one();
     }
 }
 
 impl ThreadWaker {
     pub(crate) fn new() -> ThreadWaker {
-        let inner = Arc::new(Inner::default());
+        ThreadWaker::with_inner(Inner::default())
+    }
+
+    /// For a `block_on` thread of `driver`'s runtime: counted busy while it runs, so that a
+    /// paused clock jumps only when this thread waits too (see `driver`'s module docs).
+    pub(crate) fn counted(driver: &Arc<Driver>) -> ThreadWaker {
+        driver.enter_busy();
+        ThreadWaker::with_inner(Inner {
+            driver: Some(Arc::downgrade(driver)),
+            ..Inner::default()
+        })
+    }
+
+    fn with_inner(inner: Inner) -> ThreadWaker {
+        let inner = Arc::new(inner);
         let waker = Waker::from(inner.clone());
         ThreadWaker { inner, waker }
+    }
+
+    fn driver(&self) -> Option<Arc<Driver>> {
+        self.inner.driver.as_ref().and_then(Weak::upgrade)
     }
 
     pub(crate) fn context(&self) -> Context<'_> {
@@ -39,11 +78,21 @@ impl ThreadWaker {
 
     /// Blocks until woken (or returns at once if woken since the last call).
     pub(crate) fn park(&self) {
-        let mut notified = self.inner.notified.lock();
-        while !*notified {
-            self.inner.condvar.wait(&mut notified);
+        let mut state = self.inner.notified.lock();
+        if !state.notified {
+            if let Some(driver) = self.driver() {
+                if driver.go_idle(&mut state.idle) {
+                    // Released first: the timers this fires may wake this very thread.
+                    drop(state);
+                    driver.last_idle_outside_workers();
+                    state = self.inner.notified.lock();
+                }
+            }
         }
-        *notified = false;
+        while !state.notified {
+            self.inner.condvar.wait(&mut state);
+        }
+        state.notified = false;
     }
 
     /// Like [`wait_until`](Self::wait_until), giving up at `deadline`; returns whether `ready`
@@ -57,18 +106,18 @@ impl ThreadWaker {
             if ready(&mut self.context()) {
                 return true;
             }
-            let mut notified = self.inner.notified.lock();
-            while !*notified {
+            let mut state = self.inner.notified.lock();
+            while !state.notified {
                 if self
                     .inner
                     .condvar
-                    .wait_until(&mut notified, deadline)
+                    .wait_until(&mut state, deadline)
                     .timed_out()
                 {
                     return false;
                 }
             }
-            *notified = false;
+            state.notified = false;
         }
     }
 
@@ -79,6 +128,27 @@ impl ThreadWaker {
                 return;
             }
             self.park();
+        }
+    }
+}
+
+impl Drop for ThreadWaker {
+    /// A counted thread is done: it no longer counts as busy (its waker may outlive it).
+    fn drop(&mut self) {
+        let Some(driver) = self.driver() else {
+            return;
+        };
+        let mut state = self.inner.notified.lock();
+        // Never idle here: a park returns only once woken, which counts it busy again.
+        if !state.idle {
+            let last = driver.go_idle(&mut state.idle);
+            // Retired rather than idle: a wake through a leftover waker counts nothing.
+            state.idle = false;
+            state.retired = true;
+            drop(state);
+            if last {
+                driver.last_idle_outside_workers();
+            }
         }
     }
 }

@@ -16,9 +16,9 @@ use super::Scope;
 use crate::time::Elapsed;
 
 fn deadline_after(duration: Duration) -> Instant {
-    Instant::now()
-        .checked_add(duration)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365 * 30))
+    let now = crate::time::now();
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// A scope that is cancelled as a whole (body and every child) when `duration` has passed.
@@ -62,13 +62,13 @@ where
 /// assert!(Instant::now() >= deadline);
 /// ```
 #[track_caller]
-pub fn move_on_at<F, Fut>(deadline: Instant, body: F) -> MoveOnAfter<F>
+pub fn move_on_at<F, Fut>(deadline: impl Into<Instant>, body: F) -> MoveOnAfter<F>
 where
     F: FnOnce(Scope) -> Fut,
     Fut: Future,
 {
     MoveOnAfter {
-        core: core::new(body, "move_on", false, with_deadline(deadline)),
+        core: core::new(body, "move_on", false, with_deadline(deadline.into())),
     }
 }
 
@@ -104,13 +104,13 @@ where
 /// assert!(out.is_err()); // Err(Elapsed)
 /// ```
 #[track_caller]
-pub fn fail_at<F, Fut>(deadline: Instant, body: F) -> FailAfter<F>
+pub fn fail_at<F, Fut>(deadline: impl Into<Instant>, body: F) -> FailAfter<F>
 where
     F: FnOnce(Scope) -> Fut,
     Fut: Future,
 {
     FailAfter {
-        core: core::new(body, "fail_after", false, with_deadline(deadline)),
+        core: core::new(body, "fail_after", false, with_deadline(deadline.into())),
     }
 }
 

@@ -263,9 +263,10 @@ impl Scope {
     /// }));
     /// ```
     pub fn shutdown(&self, grace: Duration) {
-        let hard_at = Instant::now()
+        let now = crate::time::now();
+        let hard_at = now
             .checked_add(grace)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         self.control.span.requested("scope shutdown requested");
         self.control.request_shutdown(hard_at);
         self.handle.scheduler().wake_owner(&self.node);

@@ -56,7 +56,7 @@ pub enum MissedTickBehavior {
 /// If `period` is zero, or outside a runtime.
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(crate::time::now(), period)
 }
 
 /// Ticks every `period`, the first tick at `start`.
@@ -77,7 +77,7 @@ pub fn interval(period: Duration) -> Interval {
 /// # Panics
 /// If `period` is zero, or outside a runtime.
 #[track_caller]
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
+pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
         "interval: the period must be greater than zero (a zero period would tick in a busy loop)"
@@ -150,7 +150,7 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         std::task::ready!(Pin::new(&mut self.delay).poll(cx));
         let scheduled = self.delay.deadline();
-        let now = Instant::now();
+        let now = self.delay.clock_now();
         let next = match self.missed {
             MissedTickBehavior::Burst => scheduled + self.period,
             _ if now < scheduled + self.period => scheduled + self.period,
@@ -239,7 +239,8 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.delay.reset(Instant::now() + self.period);
+        let now = self.delay.clock_now();
+        self.delay.reset(now + self.period);
     }
 }
 

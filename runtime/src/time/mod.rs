@@ -1,7 +1,10 @@
-//! Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`].
+//! Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`]; for tests, [`pause`],
+//! [`advance`] and [`resume`] of the runtime's clock, read with [`Instant::now`].
 //!
 //! Timers live in per-worker timing wheels with millisecond resolution; a timer never fires
-//! before its deadline. Every function here must be called inside a runtime.
+//! before its deadline. Every function here must be called inside a runtime. Deadlines are
+//! taken as `impl Into<std::time::Instant>`: a `std::time::Instant` or this module's
+//! [`Instant`] (the same reading).
 //!
 //! ```
 //! use std::time::Duration;
@@ -18,12 +21,18 @@
 //! });
 //! ```
 
+mod clock;
+mod instant;
 mod interval;
+mod pause;
 mod sleep;
 mod timeout;
 pub(crate) mod wheels;
 
+pub(crate) use instant::now;
+pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use pause::{advance, pause, resume};
 pub use sleep::{sleep, sleep_until, Sleep};
-pub use std::time::{Duration, Instant};
+pub use std::time::Duration;
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};

@@ -25,7 +25,7 @@ use crate::time::wheels::Slot;
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     // A deadline past the end of `Instant` is as good as never.
-    let deadline = Instant::now()
+    let deadline = crate::time::now()
         .checked_add(duration)
         .unwrap_or_else(far_future);
     sleep_until(deadline)
@@ -47,9 +47,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Panics
 /// Outside a runtime.
 #[track_caller]
-pub fn sleep_until(deadline: Instant) -> Sleep {
+pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
-        deadline,
+        deadline: deadline.into(),
         handle: crate::context::expect_handle(),
         slot: None,
     }
@@ -57,7 +57,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 pub(crate) fn far_future() -> Instant {
     // About 30 years: beyond any real wait, well inside `Instant`'s range.
-    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+    crate::time::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
@@ -112,7 +112,7 @@ impl Sleep {
     /// });
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        self.handle.inner.driver.timers.now() >= self.deadline
     }
 
     /// Moves the deadline (the timer is re-registered at the next poll).
@@ -130,9 +130,14 @@ impl Sleep {
     ///     assert!(Instant::now() >= sooner);
     /// });
     /// ```
-    pub fn reset(&mut self, deadline: Instant) {
+    pub fn reset(&mut self, deadline: impl Into<Instant>) {
         self.cancel_timer();
-        self.deadline = deadline;
+        self.deadline = deadline.into();
+    }
+
+    /// The reading of this sleep's runtime clock.
+    pub(crate) fn clock_now(&self) -> Instant {
+        self.handle.inner.driver.timers.now()
     }
 
     fn cancel_timer(&mut self) {
@@ -147,7 +152,7 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         std::task::ready!(nursery_scheduler::coop::poll_proceed(cx));
-        if Instant::now() >= self.deadline {
+        if self.handle.inner.driver.timers.now() >= self.deadline {
             self.cancel_timer();
             return Poll::Ready(());
         }

@@ -27,7 +27,7 @@ use super::sleep::{far_future, sleep_until, Sleep};
 /// Outside a runtime.
 #[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    let deadline = Instant::now()
+    let deadline = crate::time::now()
         .checked_add(duration)
         .unwrap_or_else(far_future);
     timeout_at(deadline, future)
@@ -49,7 +49,7 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// });
 /// ```
 #[track_caller]
-pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+pub fn timeout_at<F: Future>(deadline: impl Into<Instant>, future: F) -> Timeout<F> {
     Timeout {
         future,
         delay: sleep_until(deadline),

@@ -6,6 +6,10 @@
 //! became the nearest. A worker fires its own wheel when it wakes, and now and then while busy;
 //! a parked worker also wakes for, and fires, another wheel's timers that are overdue by more
 //! than a grace period, so a worker blocked in a poll does not stall its timers.
+//!
+//! "Now" is the runtime's [`Clock`]: the real clock, or a paused one that the driver moves to
+//! the next deadline ([`next_deadline`](Timers::next_deadline), [`fire_all`](Timers::fire_all))
+//! when the runtime is idle.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::task::Waker;
@@ -13,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use nursery_timer::{TimerKey, Wheel};
 use parking_lot::Mutex;
+
+use super::clock::Clock;
 
 /// Timer resolution: the wheel counts milliseconds since the runtime started.
 const TICK: Duration = Duration::from_millis(1);
@@ -23,6 +29,7 @@ const TICK: Duration = Duration::from_millis(1);
 const BACKUP_GRACE: Duration = Duration::from_millis(10);
 
 pub(crate) struct Timers {
+    clock: Clock,
     start: Instant,
     wheels: Box<[Mutex<Wheel<Waker>>]>,
     next_remote: AtomicUsize,
@@ -36,9 +43,12 @@ pub(crate) struct Slot {
 }
 
 impl Timers {
-    pub(crate) fn new(workers: usize) -> Timers {
+    /// `paused`: the clock starts paused (`Builder::start_paused`).
+    pub(crate) fn new(workers: usize, paused: bool) -> Timers {
+        let start = Instant::now();
         Timers {
-            start: Instant::now(),
+            clock: Clock::new(start, paused),
+            start,
             wheels: (0..workers).map(|_| Mutex::new(Wheel::new())).collect(),
             next_remote: AtomicUsize::new(0),
         }
@@ -51,8 +61,41 @@ impl Timers {
         u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
+    /// The runtime clock's reading.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.clock.is_paused()
+    }
+
+    /// Pauses the clock at the next whole tick (so that whole-millisecond sleeps from here
+    /// land exactly on their deadline). False if it was already paused.
+    pub(crate) fn pause(&self) -> bool {
+        self.clock.pause(|now| {
+            self.tick_instant(self.deadline_tick(now))
+                .map_or(now, |tick| tick.max(now))
+        })
+    }
+
+    /// False if the clock was not paused.
+    pub(crate) fn resume(&self) -> bool {
+        self.clock.resume()
+    }
+
+    /// Moves the paused clock forward; false if it is not paused.
+    pub(crate) fn advance(&self, by: Duration) -> bool {
+        self.clock.advance(by)
+    }
+
+    /// Moves the paused clock to `to` (never back); false if it is not paused.
+    pub(crate) fn advance_to(&self, to: Instant) -> bool {
+        self.clock.advance_to(to)
+    }
+
     fn now_tick(&self) -> u64 {
-        let since = Instant::now().saturating_duration_since(self.start);
+        let since = self.clock.now().saturating_duration_since(self.start);
         u64::try_from(since.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX)
     }
 
@@ -106,7 +149,11 @@ impl Timers {
 
     /// How long worker `index` may sleep: until its own nearest deadline, or until another
     /// worker's timer is overdue by [`BACKUP_GRACE`] (that worker may be blocked in a poll).
+    /// While the clock is paused, no timeout: the clock moves only when the driver moves it.
     pub(crate) fn park_timeout(&self, index: usize) -> Option<Duration> {
+        if self.clock.is_paused() {
+            return None;
+        }
         let mut at = self.next_instant(&self.wheels[index].lock());
         for (other, wheel) in self.wheels.iter().enumerate() {
             if other == index {
@@ -121,7 +168,33 @@ impl Timers {
                 };
             }
         }
-        at.map(|at| at.saturating_duration_since(Instant::now()))
+        at.map(|at| at.saturating_duration_since(self.clock.now()))
+    }
+
+    /// The earliest deadline in any wheel (as the instant of its tick).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.wheels
+            .iter()
+            .filter_map(|wheel| wheel.lock().next_expiration())
+            .min()
+            .and_then(|tick| self.tick_instant(tick))
+    }
+
+    /// Fires every due timer of every wheel, waking outside the locks. Returns how many.
+    pub(crate) fn fire_all(&self) -> usize {
+        let now = self.now_tick();
+        let mut due: Vec<Waker> = Vec::new();
+        for wheel in self.wheels.iter() {
+            let mut wheel = wheel.lock();
+            while let Some((_, waker)) = wheel.pop_expired(now) {
+                due.push(waker);
+            }
+        }
+        let fired = due.len();
+        for waker in due {
+            nursery_scheduler::context::wake_guarded(waker);
+        }
+        fired
     }
 
     fn next_instant(&self, wheel: &Wheel<Waker>) -> Option<Instant> {

@@ -1,0 +1,2 @@
+#[nursery::main(start_paused = true)]
+async fn main() {}
