@@ -9,7 +9,7 @@ mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use nursery_scheduler::context::{enter, with_current_node};
+use nursery_scheduler::current_node::{enter, with_current_node};
 use support::{panic_message, runtime};
 
 #[test]

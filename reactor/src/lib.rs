@@ -73,7 +73,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod config;
-mod current;
+mod current_reactor;
 mod error;
 mod fault;
 mod local_peer;
@@ -93,7 +93,7 @@ mod wait_hook;
 mod waiters;
 
 pub use config::Config;
-pub use current::EnterGuard;
+pub use current_reactor::EnterGuard;
 pub use fault::IoFault;
 pub use offload::OffloadJob;
 pub use reactor::{Reactor, ReactorHandle};

@@ -12,14 +12,14 @@ use crate::thread_waker::ThreadWaker;
 
 #[track_caller]
 pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
-    if nursery_scheduler::context::is_worker_thread() {
+    if nursery_scheduler::current_node::is_worker_thread() {
         panic!(
             "block_on was called from a nursery worker thread: a worker must never block, or the \
              tasks it should run stall; inside a task, use `.await` instead (or move blocking work \
              to task::spawn_blocking)"
         );
     }
-    let Some(_block_on) = crate::context::enter_block_on() else {
+    let Some(_block_on) = crate::current_runtime::enter_block_on() else {
         panic!(
             "block_on was called inside another block_on: the outer call already runs a future \
              on this thread; `.await` the inner future instead"
@@ -36,8 +36,8 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
         .unwrap_or_else(|e| panic!("block_on: {e}"));
 
     let _io = handle.inner.driver.io_handle.enter();
-    let _runtime = crate::context::enter(handle.clone());
-    let _node = nursery_scheduler::context::enter(group.node());
+    let _runtime = crate::current_runtime::enter(handle.clone());
+    let _node = nursery_scheduler::current_node::enter(group.node());
     let waker = ThreadWaker::counted(&handle.inner.driver);
 
     let body = {
@@ -53,7 +53,9 @@ pub(crate) fn block_on<F: Future>(handle: &Handle, future: F) -> F::Output {
                 break None;
             }
             let poll = || {
-                nursery_scheduler::context::poll_recording_wait(|| future.as_mut().poll(&mut cx))
+                nursery_scheduler::current_node::poll_recording_wait(|| {
+                    future.as_mut().poll(&mut cx)
+                })
             };
             match catch_unwind(AssertUnwindSafe(poll)) {
                 Ok(Poll::Ready(output)) => break Some(Ok(output)),

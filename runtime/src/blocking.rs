@@ -229,7 +229,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let handle = crate::context::expect_handle();
+    let handle = crate::current_runtime::expect_handle();
     let (sender, receiver) = oneshot::channel();
     let task = crate::spawn::spawn_with(WaitForJob { receiver }, SpawnMeta::here())
         .unwrap_or_else(|e| panic!("spawn_blocking: {e}"));
@@ -269,8 +269,8 @@ fn run_job<F, T>(
     {
         // The closure runs as the blocking task: what it spawns becomes that task's children.
         let _io = runtime.inner.driver.io_handle.enter();
-        let _runtime = crate::context::enter(runtime.clone());
-        let _node = nursery_scheduler::context::enter(hold.node());
+        let _runtime = crate::current_runtime::enter(runtime.clone());
+        let _node = nursery_scheduler::current_node::enter(hold.node());
         // It sees the task-locals `spawn_blocking`'s caller saw.
         let result = crate::task_local::run_with(locals, || catch_unwind(AssertUnwindSafe(f)));
         sender.send(result);
@@ -290,7 +290,7 @@ impl<T> Future for WaitForJob<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match Pin::new(&mut self.receiver).poll(cx) {
             Poll::Pending => {
-                nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Blocking);
+                nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Blocking);
                 Poll::Pending
             }
             Poll::Ready(Some(Ok(value))) => Poll::Ready(value),

@@ -75,7 +75,7 @@ impl Handle {
 /// Lets the reactor tell the current task which socket it waits on (see `socket_probe.rs`).
 pub(crate) fn install_wait_hook() {
     nursery_reactor::set_wait_hook(|fd, interest| {
-        nursery_scheduler::context::record_wait(Wait::Io {
+        nursery_scheduler::current_node::record_wait(Wait::Io {
             fd,
             write: interest.is_writable(),
         });

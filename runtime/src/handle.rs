@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use nursery_scheduler::{Group, JoinError, JoinHandle, NodeRef, Scheduler, SpawnError, SpawnMeta};
 
-use crate::driver::Driver;
+use crate::worker_park::Driver;
 
 pub(crate) struct Inner {
     pub(crate) blocking: Arc<crate::blocking::BlockingPool>,
@@ -47,7 +47,7 @@ impl Handle {
     /// Outside a runtime, with a message saying so.
     #[track_caller]
     pub fn current() -> Handle {
-        crate::context::expect_handle()
+        crate::current_runtime::expect_handle()
     }
 
     /// The runtime of the calling thread, if any.
@@ -60,7 +60,7 @@ impl Handle {
     /// assert!(rt.block_on(async { Handle::try_current().is_some() }));
     /// ```
     pub fn try_current() -> Option<Handle> {
-        crate::context::with_handle(|h| h.cloned())
+        crate::current_runtime::with_handle(|h| h.cloned())
     }
 
     /// Spawns a task into the runtime's root nursery (it has no other parent).

@@ -31,9 +31,8 @@
 mod block_on;
 mod blocking;
 mod builder;
-mod context;
+mod current_runtime;
 pub mod diagnostics;
-mod driver;
 mod dump;
 mod handle;
 mod metrics;
@@ -49,6 +48,7 @@ mod task_local;
 mod thread_waker;
 pub mod time;
 mod trace;
+mod worker_park;
 
 pub use builder::Builder;
 pub use diagnostics::{Fault, FaultKind};

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use nursery_scheduler::Scheduler;
 
 use crate::builder::Builder;
-use crate::driver::Driver;
-use crate::driver::WorkerPark;
 use crate::handle::{Handle, Inner};
 use crate::thread_waker::ThreadWaker;
+use crate::worker_park::Driver;
+use crate::worker_park::WorkerPark;
 
 /// A nursery runtime: worker threads, a reactor, timers, and the root of the task tree.
 ///
@@ -124,7 +124,7 @@ impl Runtime {
             // On failure, `runtime` drops here and stops the threads already started.
             let joined = thread.spawn(move || {
                 let _io = handle.inner.driver.io_handle.enter();
-                let _enter = crate::context::enter(handle);
+                let _enter = crate::current_runtime::enter(handle);
                 if let Some(f) = start {
                     f();
                 }
@@ -281,7 +281,7 @@ impl Drop for Runtime {
         if self.abandoned {
             return;
         }
-        if nursery_scheduler::context::is_worker_thread() {
+        if nursery_scheduler::current_node::is_worker_thread() {
             // Waiting here would block a worker, possibly one this very runtime needs to finish.
             panic!(
                 "a nursery Runtime was dropped on a worker thread: dropping waits for every task \

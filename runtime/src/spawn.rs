@@ -4,7 +4,7 @@ use std::future::Future;
 
 use nursery_scheduler::{JoinHandle, SpawnError, SpawnMeta};
 
-use crate::context;
+use crate::current_runtime;
 use crate::trace::Parent;
 
 /// Spawns `future` as a child of the current task (or of the `block_on` body).
@@ -37,11 +37,11 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_handle(|handle| {
+    current_runtime::with_handle(|handle| {
         let Some(handle) = handle else {
-            panic!("nursery::spawn: {}", context::NO_RUNTIME)
+            panic!("nursery::spawn: {}", current_runtime::NO_RUNTIME)
         };
-        nursery_scheduler::context::with_current_node(|node| match node {
+        nursery_scheduler::current_node::with_current_node(|node| match node {
             Some(parent) => {
                 let future = crate::trace::task(future, &meta, parent, Parent::Current);
                 crate::task_local::spawn(handle.scheduler(), parent, future, meta, "task")

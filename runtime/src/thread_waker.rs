@@ -5,7 +5,7 @@ use std::task::{Context, Wake, Waker};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::driver::Driver;
+use crate::worker_park::Driver;
 
 pub(crate) struct ThreadWaker {
     inner: Arc<Inner>,

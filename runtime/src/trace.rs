@@ -111,7 +111,7 @@ mod imp {
                 *this.state = State::Polled;
                 // The scheduler runs a task as the current node: its id is known from the
                 // first poll on (before any of the task's own code runs).
-                nursery_scheduler::context::with_current_node(|node| {
+                nursery_scheduler::current_node::with_current_node(|node| {
                     if let Some(node) = node {
                         this.span.record("id", node.id());
                     }

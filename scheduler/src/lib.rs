@@ -20,8 +20,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
-pub mod context;
 pub mod coop;
+pub mod current_node;
 pub mod diagnostics;
 mod group;
 mod idle;

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures::executor::block_on;
-use nursery_scheduler::context::{self, is_worker_thread, with_current_node};
 use nursery_scheduler::coop::{poll_proceed, BUDGET};
+use nursery_scheduler::current_node::{self, is_worker_thread, with_current_node};
 use nursery_scheduler::diagnostics::{self, Fault, FaultKind};
 use nursery_scheduler::{Park, Scheduler, SpawnMeta};
 use support::{start, wait_complete, Parker, Rt};
@@ -271,7 +271,7 @@ fn inside_a_task_the_current_node_is_the_task_and_enter_overrides_it() {
 
     let other = rt.spawn(pending::<()>());
     {
-        let _guard = context::enter(other.node());
+        let _guard = current_node::enter(other.node());
         assert!(with_current_node(|current| current == Some(other.node())));
     }
     assert!(with_current_node(|current| current.is_none()), "restored");
@@ -292,8 +292,8 @@ fn a_panicking_waker_does_not_unwind_into_wake_guarded() {
     let _hook = diagnostics::enter(Some(Arc::new(move |fault: &Fault| {
         log.lock().unwrap().push(fault.kind());
     })));
-    context::wake_guarded(Waker::from(Arc::new(Faulty)));
-    context::wake_guarded(Waker::noop().clone());
+    current_node::wake_guarded(Waker::from(Arc::new(Faulty)));
+    current_node::wake_guarded(Waker::noop().clone());
     assert_eq!(*seen.lock().unwrap(), [FaultKind::WakerPanicked]);
     diagnostics::report(Fault::new(FaultKind::WakerPanicked, "reported"));
     assert_eq!(seen.lock().unwrap().len(), 2, "report reaches the hook");
@@ -386,19 +386,19 @@ fn an_enter_guard_kept_past_its_poll_never_restores_a_node_that_may_be_gone() {
     // as current. Dropped in a later poll while its node is current again (entered anew), it
     // must not make the first task current again: that task may be complete and freed.
     thread_local! {
-        static STASH: std::cell::RefCell<Option<context::EnterGuard>> =
+        static STASH: std::cell::RefCell<Option<current_node::EnterGuard>> =
             const { std::cell::RefCell::new(None) };
     }
     let rt = Rt::new(1);
     let other = rt.spawn(pending::<()>());
     let node = other.node().clone();
     let stash = rt.spawn(async move {
-        STASH.with(|s| *s.borrow_mut() = Some(context::enter(&node)));
+        STASH.with(|s| *s.borrow_mut() = Some(current_node::enter(&node)));
     });
     block_on(stash).unwrap();
     let node = other.node().clone();
     let later = rt.spawn(async move {
-        let _entered = context::enter(&node);
+        let _entered = current_node::enter(&node);
         let stale = STASH
             .with(|s| s.borrow_mut().take())
             .expect("stashed on this worker");

@@ -13,7 +13,7 @@ use std::future::poll_fn;
 use std::task::Poll;
 
 use loom_support::*;
-use nursery_scheduler::{context, SpawnMeta};
+use nursery_scheduler::{current_node, SpawnMeta};
 
 #[test]
 fn a_task_spawned_from_outside_runs_while_the_worker_falls_asleep() {
@@ -54,7 +54,7 @@ fn with_two_workers_a_spawn_is_never_stranded_in_a_sleeping_workers_queue() {
         let child_ran = Drops::new();
         let token = child_ran.token();
         let mut parent = rt.spawn_root(async move {
-            let child = context::with_current_node(|node| {
+            let child = current_node::with_current_node(|node| {
                 scheduler.spawn(
                     node.expect("a task"),
                     async move { drop(token) },

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::task::Poll;
 
 use loom_support::*;
-use nursery_scheduler::{context, Group, JoinHandle, Scheduler, SpawnMeta};
+use nursery_scheduler::{current_node, Group, JoinHandle, Scheduler, SpawnMeta};
 
 /// A scope (group) under the harness's root.
 fn new_scope(rt: &Harness) -> Group {
@@ -35,7 +35,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_current_node(|node| {
+    current_node::with_current_node(|node| {
         scheduler.spawn(
             node.expect("inside a task"),
             future,

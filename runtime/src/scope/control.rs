@@ -113,7 +113,7 @@ impl Control {
             std::mem::take(&mut state.shutdown_waiters)
         };
         for w in waiters.into_iter().map(|(_, w)| w) {
-            nursery_scheduler::context::wake_guarded(w);
+            nursery_scheduler::current_node::wake_guarded(w);
         }
     }
 
@@ -155,7 +155,7 @@ impl Control {
             std::iter::from_fn(|| state.grant_free_slot()).collect::<Vec<_>>()
         };
         for w in woken {
-            nursery_scheduler::context::wake_guarded(w);
+            nursery_scheduler::current_node::wake_guarded(w);
         }
     }
 
@@ -228,7 +228,7 @@ impl Control {
         drop(state);
         drop(removed);
         if let Some(w) = woken {
-            nursery_scheduler::context::wake_guarded(w);
+            nursery_scheduler::current_node::wake_guarded(w);
         }
     }
 
@@ -261,7 +261,7 @@ impl Future for Acquire {
         let this = &mut *self;
         let polled = this.control.poll_acquire(&mut this.ticket, cx);
         if polled.is_pending() {
-            nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Other {
+            nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Other {
                 what: "a free slot under the scope's limit (spawn_wait)",
             });
         }
@@ -285,7 +285,7 @@ impl Drop for Permit {
     fn drop(&mut self) {
         let waiter = self.0.state.lock().release_slot();
         if let Some(w) = waiter {
-            nursery_scheduler::context::wake_guarded(w);
+            nursery_scheduler::current_node::wake_guarded(w);
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use pin_project_lite::pin_project;
 
 use super::control::{Control, Deadline};
-use super::core::{self, Exit, MakeBody, ScopeCore};
+use super::scope_future::{self, Exit, MakeBody, ScopeCore};
 use super::Scope;
 use crate::time::Elapsed;
 
@@ -68,7 +68,7 @@ where
     Fut: Future,
 {
     MoveOnAfter {
-        core: core::new(body, "move_on", false, with_deadline(deadline.into())),
+        core: scope_future::new(body, "move_on", false, with_deadline(deadline.into())),
     }
 }
 
@@ -110,7 +110,7 @@ where
     Fut: Future,
 {
     FailAfter {
-        core: core::new(body, "fail_after", false, with_deadline(deadline.into())),
+        core: scope_future::new(body, "fail_after", false, with_deadline(deadline.into())),
     }
 }
 

@@ -9,12 +9,12 @@
 //!   inside it, nested scopes included.
 
 mod control;
-mod core;
+mod scope_future;
 
 #[doc(hidden)]
-pub use self::core::MakeBody;
+pub use self::scope_future::MakeBody;
 mod deadline;
-mod handle;
+mod scope_handle;
 mod start;
 mod task_set;
 mod try_scope;
@@ -28,13 +28,13 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 pub use deadline::{fail_after, fail_at, move_on_after, move_on_at, FailAfter, MoveOnAfter};
-pub use handle::{Scope, ShutdownRequested};
+pub use scope_handle::{Scope, ShutdownRequested};
 pub use start::{Ready, StartError, StartResult};
 pub use task_set::TaskSet;
 pub use try_scope::{try_scope, TryScope, TryScopeFuture};
 
 use self::control::Control;
-use self::core::{Exit, ScopeCore};
+use self::scope_future::{Exit, ScopeCore};
 
 /// Opens a scope: runs `body` with a [`Scope`] to spawn children into, and resolves to the
 /// body's output once the body **and every child** are done.
@@ -78,7 +78,7 @@ where
     Fut: Future,
 {
     ScopeFuture {
-        core: core::new(body, "scope", false, Control::default()),
+        core: scope_future::new(body, "scope", false, Control::default()),
     }
 }
 
@@ -104,7 +104,7 @@ where
     Fut: Future,
 {
     ScopeFuture {
-        core: core::new(body, "supervised", true, Control::default()),
+        core: scope_future::new(body, "supervised", true, Control::default()),
     }
 }
 

@@ -171,7 +171,7 @@ impl Scope {
             let outcome = poll_fn(|cx| match Pin::new(&mut receiver).poll(cx) {
                 Poll::Ready(value) => Poll::Ready(value),
                 Poll::Pending => {
-                    nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Other {
+                    nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Other {
                         what: "a started task's ready signal",
                     });
                     Poll::Pending

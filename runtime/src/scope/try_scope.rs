@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use pin_project_lite::pin_project;
 
 use super::control::Control;
-use super::core::{self, Exit, MakeBody, ScopeCore};
+use super::scope_future::{self, Exit, MakeBody, ScopeCore};
 use super::Scope;
 
 /// Opens a scope whose children return `Result<_, E>`: the first `Err` cancels the siblings
@@ -41,7 +41,7 @@ where
             later: Vec::new(),
         }),
     });
-    let core = core::new(
+    let core = scope_future::new(
         MakeTryBody {
             body,
             errors: errors.clone(),

@@ -153,7 +153,7 @@ impl Slot {
             .filter_map(|(_, waker)| waker.take())
             .collect();
         for waker in wakers {
-            nursery_scheduler::context::wake_guarded(waker);
+            nursery_scheduler::current_node::wake_guarded(waker);
         }
     }
 }

@@ -50,7 +50,7 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     if nursery_reactor::ReactorHandle::try_current().is_none() {
         panic!(
             "nursery::signal::unix::signal({kind}): {}",
-            crate::context::NO_RUNTIME
+            crate::current_runtime::NO_RUNTIME
         );
     }
     let slot = registry::slot(kind)?;

@@ -40,7 +40,7 @@ impl<T> Drop for Sender<T> {
             inner.waker.take()
         };
         if let Some(w) = waker {
-            nursery_scheduler::context::wake_guarded(w);
+            nursery_scheduler::current_node::wake_guarded(w);
         }
     }
 }
@@ -59,7 +59,7 @@ impl<T> Future for Receiver<T> {
         }
         inner.waker = Some(cx.waker().clone());
         drop(inner);
-        nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Channel {
+        nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Channel {
             kind: "oneshot",
         });
         Poll::Pending

@@ -33,7 +33,7 @@ pub struct Instant(std::time::Instant);
 impl Instant {
     /// The runtime clock's reading now (the real clock outside a runtime).
     pub fn now() -> Instant {
-        Instant(crate::context::with_handle(|handle| match handle {
+        Instant(crate::current_runtime::with_handle(|handle| match handle {
             Some(handle) => handle.inner.driver.timers.now(),
             None => std::time::Instant::now(),
         }))

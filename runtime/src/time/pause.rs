@@ -103,7 +103,7 @@ pub async fn advance(duration: Duration) {
 
 #[track_caller]
 fn expect_handle(what: &str) -> Handle {
-    crate::context::with_handle(|h| h.cloned()).unwrap_or_else(|| {
+    crate::current_runtime::with_handle(|h| h.cloned()).unwrap_or_else(|| {
         panic!(
             "time::{what} must be called inside a nursery runtime: it acts on that runtime's \
              clock (call it from a task or a block_on body)"

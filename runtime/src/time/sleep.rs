@@ -50,7 +50,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
         deadline: deadline.into(),
-        handle: crate::context::expect_handle(),
+        handle: crate::current_runtime::expect_handle(),
         slot: None,
     }
 }
@@ -171,7 +171,7 @@ impl Future for Sleep {
                 self.slot = Some(slot);
             }
         }
-        nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Timer {
+        nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Timer {
             deadline: self.deadline,
         });
         Poll::Pending

@@ -192,7 +192,7 @@ impl Timers {
         }
         let fired = due.len();
         for waker in due {
-            nursery_scheduler::context::wake_guarded(waker);
+            nursery_scheduler::current_node::wake_guarded(waker);
         }
         fired
     }
@@ -231,7 +231,7 @@ impl Timers {
         }
         let fired = due.len();
         for waker in due {
-            nursery_scheduler::context::wake_guarded(waker);
+            nursery_scheduler::current_node::wake_guarded(waker);
         }
         fired
     }

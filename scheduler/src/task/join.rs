@@ -119,7 +119,7 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         std::task::ready!(crate::coop::poll_proceed(cx));
         if !super::tree::register_waiter(&self.node, cx.waker()) {
-            crate::context::record_wait(super::Wait::Join {
+            crate::current_node::record_wait(super::Wait::Join {
                 task: self.node.id(),
             });
             return Poll::Pending;

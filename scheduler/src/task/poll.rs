@@ -19,7 +19,7 @@ pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
     }
     // The future's code (its poll, or its Drop when cancelled) runs as this node: what it spawns
     // becomes the task's child.
-    let current = crate::context::enter_node(task.ptr());
+    let current = crate::current_node::enter_node(task.ptr());
     let listed = header.state.load().is_listed();
     let outcome = match transition {
         ToRunning::Stale => unreachable!(),
@@ -27,11 +27,11 @@ pub(crate) fn run(task: NodeRef, requeue: impl FnOnce(NodeRef)) {
         ToRunning::Poll if !listed && tree::cancelled_before_first_poll(&task) => cancelled(&task),
         ToRunning::Poll => {
             let _budget = crate::coop::reset_budget();
-            crate::context::begin_recording_wait();
+            crate::current_node::begin_recording_wait();
             // SAFETY: we hold RUNNING and the queue's reference.
             let outcome = unsafe { (header.vtable.poll)(task.ptr()) };
             if matches!(outcome, PollOutcome::Pending) {
-                crate::context::finish_recording_wait(task.ptr());
+                crate::current_node::finish_recording_wait(task.ptr());
             }
             if !listed && matches!(outcome, PollOutcome::Pending) {
                 // It waits: from now on a cancel walk must be able to find it.

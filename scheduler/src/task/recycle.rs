@@ -389,7 +389,7 @@ pub(crate) struct CellMemory {
 /// and the layout has a size class.
 pub(crate) fn alloc(layout: Layout) -> CellMemory {
     #[cfg(not(any(loom, nursery_no_cell_cache)))]
-    if let Some(class) = class_of(layout).filter(|_| !crate::context::is_worker_thread()) {
+    if let Some(class) = class_of(layout).filter(|_| !crate::current_node::is_worker_thread()) {
         let cached = cache::LOCAL
             .try_with(|local| local.pop(class))
             .ok()

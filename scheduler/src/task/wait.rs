@@ -1,7 +1,7 @@
 //! What a waiting node waits on: the last leaf future that returned `Pending` in its latest poll.
 //!
 //! Leaf futures (a timer, a socket, a join handle, a channel) record a [`Wait`] through
-//! [`context::record_wait`](crate::context::record_wait) when they return `Pending`; the record
+//! [`context::record_wait`](crate::current_node::record_wait) when they return `Pending`; the record
 //! goes to the node being polled, in a slot of its header. A poll that returns `Pending` with no
 //! record of its own (the task awaits a future from outside nursery) records
 //! [`Wait::Foreign`] instead, so a slot never shows a wait that has ended. Recording copies a

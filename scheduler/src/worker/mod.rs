@@ -29,7 +29,7 @@ use std::ptr::{self, NonNull};
 
 use crate::sync::deque::{Injector, Steal, Stealer, Worker};
 
-use crate::context;
+use crate::current_node;
 use crate::idle::Idle;
 use crate::lifo_slot::LifoSlot;
 use crate::metrics::{Counters, WorkerMetrics};
@@ -313,7 +313,7 @@ impl Scheduler {
 
     /// Whether the current thread runs one of this scheduler's workers.
     pub fn is_current_worker(&self) -> bool {
-        context::worker_of() == Arc::as_ptr(&self.shared) as usize
+        current_node::worker_of() == Arc::as_ptr(&self.shared) as usize
     }
 
     /// The index of the worker running on this thread, if it is one of this scheduler's.

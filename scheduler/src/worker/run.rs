@@ -8,7 +8,7 @@ use super::search::{steal, steal_retrying, watch, Watched, XorShift};
 use std::cell::Cell;
 
 use super::{Local, Origin, Shared, WorkerRunner, LOCAL, MAINTENANCE_INTERVAL, MAX_LIFO_STREAK};
-use crate::context;
+use crate::current_node;
 use crate::sync::atomic::Ordering::*;
 use crate::sync::deque::Steal;
 use crate::sync::Arc;
@@ -30,7 +30,7 @@ impl WorkerRunner {
             counters: &shared.counters[self.index],
         };
         let counters = &shared.counters[local.index];
-        let previous_worker = context::set_worker_of(Arc::as_ptr(&shared) as usize);
+        let previous_worker = current_node::set_worker_of(Arc::as_ptr(&shared) as usize);
         let previous_local = LOCAL.with(|l| l.replace(&local as *const Local));
         shared.park.on_worker_start(local.index);
 
@@ -114,7 +114,7 @@ impl WorkerRunner {
         drop(shared.lifos[local.index].take());
         while local.queue.pop().is_some() {}
         LOCAL.with(|l| l.set(previous_local));
-        context::set_worker_of(previous_worker);
+        current_node::set_worker_of(previous_worker);
     }
 }
 

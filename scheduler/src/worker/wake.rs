@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::ptr::NonNull;
 
 use super::{Local, Origin, Shared, LOCAL};
-use crate::context;
+use crate::current_node;
 use crate::sync::atomic::{fence, Ordering::*};
 use crate::sync::Arc;
 use crate::task::NodeRef;
@@ -62,7 +62,7 @@ impl Shared {
     /// the scheduler, so a caller that got `Some` needs no count of its own.
     pub(super) fn own_worker(&self) -> Option<&Local> {
         let local = LOCAL.with(Cell::get);
-        if local.is_null() || context::worker_of() != self as *const Shared as usize {
+        if local.is_null() || current_node::worker_of() != self as *const Shared as usize {
             return None;
         }
         // SAFETY: LOCAL points to the `Local` on this thread's stack while its worker loop

@@ -152,7 +152,7 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
     if before.has_join_waker() {
         let waiter = header.tree.lock().waiter.take();
         if let Some(w) = waiter {
-            crate::context::wake_guarded(w);
+            crate::current_node::wake_guarded(w);
         }
     }
     parent_ptr
@@ -213,7 +213,7 @@ pub(crate) fn wake_waiter(node: &NodeRef) {
     }
     let waiter = node.header().tree.lock().waiter.clone();
     if let Some(w) = waiter {
-        crate::context::wake_guarded(w);
+        crate::current_node::wake_guarded(w);
     }
 }
 

@@ -405,7 +405,7 @@ impl Future for ShutdownRequested {
         let this = &mut *self;
         let polled = this.control.poll_shutdown(&mut this.key, cx);
         if polled.is_pending() {
-            nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Other {
+            nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Other {
                 what: "the scope's shutdown request",
             });
         }

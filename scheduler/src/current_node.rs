@@ -103,7 +103,7 @@ impl Drop for EnterGuard {
             std::mem::forget(self.node.clone());
             if !std::thread::panicking() {
                 panic!(
-                    "nursery_scheduler::context::EnterGuard dropped out of order: drop the \
+                    "nursery_scheduler::current_node::EnterGuard dropped out of order: drop the \
                      guards of `enter` in the reverse order of their creation"
                 );
             }

@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 
 use super::control::Control;
 use super::Scope;
-use crate::context;
+use crate::current_runtime;
 use crate::time::{sleep_until, Sleep};
 
 /// Makes a scope's body from its handle: any `FnOnce(Scope) -> Future`, or a named wrapper
@@ -126,13 +126,13 @@ impl<M: MakeBody> CoreProj<'_, M> {
         let Some(unopened) = self.unopened.take() else {
             return;
         };
-        let handle = context::expect_handle();
+        let handle = current_runtime::expect_handle();
         let meta = SpawnMeta {
             name: None,
             location: unopened.location,
             shielded: false,
         };
-        let group = nursery_scheduler::context::with_current_node(|node| {
+        let group = nursery_scheduler::current_node::with_current_node(|node| {
             let parent = node.unwrap_or(handle.root());
             let group =
                 handle
@@ -154,7 +154,7 @@ impl<M: MakeBody> CoreProj<'_, M> {
         // Made inside the scope: a `nursery::spawn` in the closure itself belongs to it too.
         let body = {
             let _span = self.control.span.enter();
-            let _inside = nursery_scheduler::context::enter(group.node());
+            let _inside = nursery_scheduler::current_node::enter(group.node());
             unopened.make_body.make(scope)
         };
         *self.group = Some(group);
@@ -166,7 +166,7 @@ impl<M: MakeBody> CoreProj<'_, M> {
     fn drop_body(&mut self) {
         if let (Some(group), Some(_)) = (&*self.group, self.body.as_ref().as_pin_ref()) {
             let _span = self.control.span.enter();
-            let _inside = nursery_scheduler::context::enter(group.node());
+            let _inside = nursery_scheduler::current_node::enter(group.node());
             self.body.set(None);
         }
     }
@@ -187,7 +187,7 @@ impl<M: MakeBody> CoreProj<'_, M> {
 
     /// The enclosing task (the current node again, the body's poll over) waits on this scope.
     fn record_waiting_on_scope(&self) {
-        nursery_scheduler::context::record_wait(nursery_scheduler::Wait::Scope {
+        nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Scope {
             scope: self.group().node().id(),
         });
     }
@@ -248,9 +248,9 @@ impl<M: MakeBody> ScopeCore<M> {
                 // `nursery::spawn` from the body, or from a helper it calls, is the scope's
                 // child, so the scope's deadline, cancel, shutdown and failures reach it and
                 // the scope waits for it.
-                let inside = nursery_scheduler::context::enter(group.node());
+                let inside = nursery_scheduler::current_node::enter(group.node());
                 let body = this.body.as_mut().as_pin_mut().expect("checked");
-                let polled = nursery_scheduler::context::poll_recording_wait(|| body.poll(cx));
+                let polled = nursery_scheduler::current_node::poll_recording_wait(|| body.poll(cx));
                 drop(inside);
                 match polled {
                     Poll::Pending => {
