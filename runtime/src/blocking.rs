@@ -22,12 +22,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nursery_scheduler::{Hold, JoinHandle, SpawnMeta};
-use parking_lot::{Condvar, Mutex};
 
 use crate::handle::Handle;
+use crate::sleeper::Sleeper;
 use crate::sync::oneshot;
 
 /// A job runs when called with `Ok(())` on a pool thread; called with `Err(why)`, it fails its
@@ -35,8 +35,8 @@ use crate::sync::oneshot;
 type Job = Box<dyn FnOnce(Result<(), &io::Error>) + Send>;
 
 pub(crate) struct BlockingPool {
-    state: Mutex<PoolState>,
-    condvar: Condvar,
+    /// Idle pool threads sleep on it until a job comes, shutdown, or their keep-alive ends.
+    state: Sleeper<PoolState>,
     max_threads: usize,
     keep_alive: Duration,
     thread_name: String,
@@ -66,8 +66,7 @@ impl BlockingPool {
         thread_name: String,
     ) -> BlockingPool {
         BlockingPool {
-            state: Mutex::new(PoolState::default()),
-            condvar: Condvar::new(),
+            state: Sleeper::new(PoolState::default()),
             max_threads,
             keep_alive,
             thread_name,
@@ -100,7 +99,7 @@ impl BlockingPool {
         }
         if state.idle > 0 {
             state.queue.push_back(job);
-            self.condvar.notify_one();
+            self.state.wake_one();
             return;
         }
         if state.threads >= self.max_threads {
@@ -154,13 +153,13 @@ impl BlockingPool {
                 return;
             }
             state.idle += 1;
-            let timed_out = self
-                .condvar
-                .wait_for(&mut state, self.keep_alive)
-                .timed_out();
+            let until = Instant::now() + self.keep_alive;
+            let woken = self.state.sleep_while(&mut state, Some(until), |state| {
+                state.queue.is_empty() && !state.shutdown
+            });
             state.idle -= 1;
-            if timed_out && state.queue.is_empty() && !state.shutdown {
-                break; // retire
+            if !woken {
+                break; // retire: idle for the whole keep-alive
             }
         }
         state.threads -= 1;
@@ -178,7 +177,7 @@ impl BlockingPool {
         let (live, retired) = {
             let mut state = self.state.lock();
             state.shutdown = true;
-            self.condvar.notify_all();
+            self.state.wake_all();
             (std::mem::take(&mut state.handles), state.retired.take())
         };
         for handle in live.into_iter().map(|(_, h)| h).chain(retired) {

@@ -39,6 +39,7 @@ mod metrics;
 mod runtime;
 mod scope;
 pub mod signal;
+mod sleeper;
 mod socket_probe;
 mod spawn;
 mod stall;

@@ -15,9 +15,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::handle::Handle;
+use crate::sleeper::Sleeper;
 
 /// A poll that has blocked a worker for longer than the stall threshold.
 ///
@@ -86,8 +85,7 @@ pub(crate) type StallHook = Arc<dyn Fn(&StallReport) + Send + Sync>;
 /// it).
 #[derive(Default)]
 pub(crate) struct Monitor {
-    state: Mutex<MonitorState>,
-    condvar: Condvar,
+    state: Sleeper<MonitorState>,
     /// Mirrors `MonitorState::sleeping` for the workers' park path, which must not take the lock
     /// just to find the monitor awake.
     asleep: AtomicBool,
@@ -107,13 +105,13 @@ impl Monitor {
         if state.sleeping {
             state.sleeping = false;
             self.asleep.store(false, Relaxed);
-            self.condvar.notify_one();
+            self.state.wake_one();
         }
     }
 
     pub(crate) fn stop(&self) {
         self.state.lock().stop = true;
-        self.condvar.notify_one();
+        self.state.wake_one();
     }
 
     /// Whether the monitor is asleep (cheap check for the workers' fast path).
@@ -157,12 +155,15 @@ fn watch(
             if quiet_rounds >= 2 {
                 state.sleeping = true;
                 monitor.asleep.store(true, Relaxed);
-                while state.sleeping && !state.stop {
-                    monitor.condvar.wait(&mut state);
-                }
+                monitor
+                    .state
+                    .sleep_while(&mut state, None, |s| s.sleeping && !s.stop);
                 quiet_rounds = 0;
             } else {
-                monitor.condvar.wait_for(&mut state, interval);
+                let until = Instant::now() + interval;
+                monitor
+                    .state
+                    .sleep_while(&mut state, Some(until), |s| !s.stop);
             }
             if state.stop {
                 return;

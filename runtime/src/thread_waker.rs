@@ -3,8 +3,7 @@
 use std::sync::{Arc, Weak};
 use std::task::{Context, Wake, Waker};
 
-use parking_lot::{Condvar, Mutex};
-
+use crate::sleeper::Sleeper;
 use crate::worker_park::Driver;
 
 pub(crate) struct ThreadWaker {
@@ -14,8 +13,7 @@ pub(crate) struct ThreadWaker {
 
 #[derive(Default)]
 struct Inner {
-    notified: Mutex<Notified>,
-    condvar: Condvar,
+    notified: Sleeper<Notified>,
     /// For a `block_on` thread: the driver that counts it busy or idle (weak: the waker may
     /// be kept by the driver's own timers).
     driver: Option<Weak<Driver>>,
@@ -43,7 +41,7 @@ impl Wake for Inner {
             }
         }
         drop(state);
-        self.condvar.notify_one();
+        self.notified.wake_one();
     }
 }
 
@@ -89,9 +87,9 @@ impl ThreadWaker {
                 }
             }
         }
-        while !state.notified {
-            self.inner.condvar.wait(&mut state);
-        }
+        self.inner
+            .notified
+            .sleep_while(&mut state, None, |state| !state.notified);
         state.notified = false;
     }
 
@@ -107,15 +105,12 @@ impl ThreadWaker {
                 return true;
             }
             let mut state = self.inner.notified.lock();
-            while !state.notified {
-                if self
-                    .inner
-                    .condvar
-                    .wait_until(&mut state, deadline)
-                    .timed_out()
-                {
-                    return false;
-                }
+            if !self
+                .inner
+                .notified
+                .sleep_while(&mut state, Some(deadline), |state| !state.notified)
+            {
+                return false;
             }
             state.notified = false;
         }

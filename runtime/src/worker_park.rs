@@ -24,12 +24,13 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nursery_reactor::Reactor;
 use nursery_scheduler::Park;
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard};
 
+use crate::sleeper::Sleeper;
 use crate::time::wheels::Timers;
 use nursery_scheduler::diagnostics::{report_to, Fault, FaultHook, FaultKind};
 
@@ -53,8 +54,7 @@ pub(crate) struct Driver {
 #[derive(Default)]
 #[repr(align(128))]
 struct Parker {
-    state: Mutex<ParkState>,
-    condvar: Condvar,
+    state: Sleeper<ParkState>,
 }
 
 #[derive(Default)]
@@ -229,7 +229,7 @@ impl Driver {
                 state.notified = true;
                 self.wake_counted(&mut state.idle);
                 drop(state);
-                parker.condvar.notify_one();
+                parker.state.wake_one();
                 return;
             }
         }
@@ -246,7 +246,7 @@ impl Driver {
         if in_reactor {
             self.io_handle.unpark();
         } else {
-            parker.condvar.notify_one();
+            parker.state.wake_one();
         }
     }
 
@@ -319,18 +319,10 @@ impl Park for WorkerPark {
                 driver.request_advance();
             }
             state.on_condvar = true;
-            match timeout {
-                Some(t) => {
-                    if !state.notified {
-                        parker.condvar.wait_for(&mut state, t);
-                    }
-                }
-                None => {
-                    while !state.notified {
-                        parker.condvar.wait(&mut state);
-                    }
-                }
-            }
+            let until = timeout.map(|t| Instant::now() + t);
+            parker
+                .state
+                .sleep_while(&mut state, until, |state| !state.notified);
             state.notified = false;
             state.on_condvar = false;
             driver.wake_counted(&mut state.idle);
