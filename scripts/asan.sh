@@ -49,7 +49,8 @@ ROOT_TESTS=(async_fd blocking blocking_memory cancel dns embed memory net net_em
             scope scope_body_spawns scope_limit scope_next_finished semantics shared_sockets
             shutdown signal socket_options soundness timer work_conserving
             tree reliability_cancel_every_poll reliability_deep_trees reliability_faults
-            reliability_soak)
+            reliability_soak net_udp_unix local_peers task_dump task_locals tracing
+            virtual_time metrics)
 # `soundness`'s two enter-guard tests leak a task cell by design too: a forgotten guard, or one
 # dropped out of order, keeps its node alive for good so that the thread never points at freed
 # memory (run without LeakSanitizer below, so ASan still checks that they touch nothing freed).
