@@ -73,6 +73,22 @@ impl Recorded {
             .collect()
     }
 
+    /// The first event on `span` with `message`; panics (printing every event) if none.
+    fn event(&self, span: usize, message: &str) -> &EventRecord {
+        self.events_on(span)
+            .into_iter()
+            .find(|e| e.fields.get("message").map(String::as_str) == Some(message))
+            .unwrap_or_else(|| panic!("no {message:?} event: {:#?}", self.events))
+    }
+
+    /// Field `name` of the first event on `span` with `message`.
+    fn event_field(&self, span: usize, message: &str, name: &str) -> Option<&str> {
+        self.event(span, message)
+            .fields
+            .get(name)
+            .map(String::as_str)
+    }
+
     fn has_event(&self, span: usize, level: Level, message: &str) -> bool {
         self.events_on(span).iter().any(|e| {
             e.level == level && e.fields.get("message").map(String::as_str) == Some(message)
@@ -339,33 +355,19 @@ fn a_failing_child_gets_a_failure_event_on_its_span_and_its_scope_says_why_it_st
     drop(rt);
     let rec = lock(&recorded);
     let crasher = rec.task("crasher");
-    let failure = rec
-        .events_on(crasher)
-        .into_iter()
-        .find(|e| e.fields.get("message").map(String::as_str) == Some("task failed"))
-        .unwrap_or_else(|| panic!("no failure event: {:#?}", rec.events));
+    let failure = rec.event(crasher, "task failed");
     assert_eq!(failure.level, Level::WARN);
     assert_eq!(
         failure.fields.get("panic").map(String::as_str),
         Some("boom in the child")
     );
     let scope = rec.spans[crasher].parent.expect("the scope's span");
-    let stopped = rec
-        .events_on(scope)
-        .into_iter()
-        .find(|e| e.fields.get("message").map(String::as_str) == Some("scope cancelled"))
-        .unwrap_or_else(|| panic!("no stop event: {:#?}", rec.events));
     assert_eq!(
-        stopped.fields.get("reason").map(String::as_str),
+        rec.event_field(scope, "scope cancelled", "reason"),
         Some("a child failed")
     );
-    let finished = rec
-        .events_on(scope)
-        .into_iter()
-        .find(|e| e.fields.get("message").map(String::as_str) == Some("scope finished"))
-        .unwrap_or_else(|| panic!("no end event: {:#?}", rec.events));
     assert_eq!(
-        finished.fields.get("outcome").map(String::as_str),
+        rec.event_field(scope, "scope finished", "outcome"),
         Some("failed")
     );
     // The panic travels up: the task awaiting the scope fails with it.
@@ -408,13 +410,8 @@ fn a_cancelled_task_gets_a_cancellation_event_on_its_span() {
     assert!(rec.has_event(late, Level::DEBUG, "task cancelled"));
     let scope = rec.spans[late].parent.expect("the scope's span");
     assert_eq!(rec.field(scope, "kind"), Some("move_on"));
-    let stopped = rec
-        .events_on(scope)
-        .into_iter()
-        .find(|e| e.fields.get("message").map(String::as_str) == Some("scope cancelled"))
-        .unwrap_or_else(|| panic!("no stop event: {:#?}", rec.events));
     assert_eq!(
-        stopped.fields.get("reason").map(String::as_str),
+        rec.event_field(scope, "scope cancelled", "reason"),
         Some("deadline")
     );
     // A task that finished is not reported cancelled.

@@ -190,11 +190,7 @@ impl Timers {
                 due.push(waker);
             }
         }
-        let fired = due.len();
-        for waker in due {
-            nursery_scheduler::current_node::wake_guarded(waker);
-        }
-        fired
+        wake_all(due)
     }
 
     fn next_instant(&self, wheel: &Wheel<Waker>) -> Option<Instant> {
@@ -229,11 +225,7 @@ impl Timers {
                 due.push(waker);
             }
         }
-        let fired = due.len();
-        for waker in due {
-            nursery_scheduler::current_node::wake_guarded(waker);
-        }
-        fired
+        wake_all(due)
     }
 
     /// Timers registered and not yet fired or cancelled.
@@ -248,4 +240,14 @@ impl Timers {
             drop(old);
         }
     }
+}
+
+/// Wakes the wakers of fired timers (outside any wheel's lock), each guarded against a panic;
+/// returns how many.
+fn wake_all(due: Vec<Waker>) -> usize {
+    let fired = due.len();
+    for waker in due {
+        nursery_scheduler::current_node::wake_guarded(waker);
+    }
+    fired
 }
