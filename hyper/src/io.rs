@@ -40,6 +40,30 @@ pin_project! {
         #[pin]
         inner: T,
         vectored: bool,
+        // How much of hyper's buffer the next read offers (see `read_window`).
+        read_window: usize,
+    }
+}
+
+/// The first read offers `futures_io` at most this much of hyper's (8 KiB) buffer, and never
+/// less: a request line and its headers usually fit.
+const MIN_READ_WINDOW: usize = 1024;
+
+/// The next read window after a read of `n` bytes into a window of `window`, out of `room`: a
+/// read that filled its window doubles it (more may be queued), one that used under a quarter
+/// halves it, down to [`MIN_READ_WINDOW`].
+///
+/// `futures_io` reads into initialized memory, so each read zeroes the part of hyper's
+/// uninitialized buffer it offers. Offering all of it (8 KiB) cost every connection the pages it
+/// touched (4 KiB more resident per idle keep-alive connection than tokio, whose reads write
+/// into uninitialized memory) and every request the zeroing.
+fn read_window(window: usize, n: usize, room: usize) -> usize {
+    if n == window && window < room {
+        window.saturating_mul(2)
+    } else if n < window / 4 {
+        (window / 2).max(MIN_READ_WINDOW)
+    } else {
+        window
     }
 }
 
@@ -62,6 +86,7 @@ impl<T> NurseryIo<T> {
         NurseryIo {
             inner,
             vectored: false,
+            read_window: MIN_READ_WINDOW,
         }
     }
 
@@ -142,17 +167,21 @@ impl<T: AsyncRead> hyper::rt::Read for NurseryIo<T> {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // `futures_io` reads into initialized memory: zero what hyper handed over uninitialized.
-        let dst = buf.initialize_unfilled();
-        let room = dst.len();
-        let n = ready!(self.project().inner.poll_read(cx, dst))?;
-        if n > room {
+        // `futures_io` reads into initialized memory: zero the part of what hyper handed over
+        // uninitialized that this read offers (the read window, see `read_window`).
+        let this = self.project();
+        let room = buf.remaining();
+        let window = (*this.read_window).min(room);
+        let dst = buf.initialize_unfilled_to(window);
+        let n = ready!(this.inner.poll_read(cx, dst))?;
+        if n > window {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("AsyncRead::poll_read reported {n} bytes read into a {room}-byte buffer"),
+                format!("AsyncRead::poll_read reported {n} bytes read into a {window}-byte buffer"),
             )));
         }
-        // SAFETY: `initialize_unfilled` initialized all `room` unfilled bytes, and `n <= room`.
+        *this.read_window = read_window(*this.read_window, n, room);
+        // SAFETY: `initialize_unfilled_to` initialized `window` unfilled bytes, and `n <= window`.
         unsafe { buf.advance(n) };
         Poll::Ready(Ok(()))
     }
@@ -246,6 +275,29 @@ mod tests {
         }))
         .unwrap();
         buf.filled().to_vec()
+    }
+
+    #[test]
+    fn a_read_offers_a_window_that_grows_while_reads_fill_it_and_shrinks_when_they_do_not() {
+        let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+        let mut io = NurseryIo::new(Cursor::new(data.clone()));
+        // hyper offers 8 KiB each time; the reads take 1, 2, 4, then 8 KiB.
+        let mut got = Vec::new();
+        for want in [1024, 2048, 4096, 8192] {
+            let read = hyper_read(&mut io, 8192);
+            assert_eq!(read.len(), want);
+            got.extend(read);
+        }
+        got.extend(hyper_read(&mut io, 8192));
+        assert_eq!(got, data[..got.len()]);
+        // Small reads bring the window back down, never below the minimum.
+        assert_eq!(read_window(8192, 100, 8192), 4096);
+        assert_eq!(read_window(1024, 10, 8192), MIN_READ_WINDOW);
+        assert_eq!(
+            read_window(1024, 1024, 1024),
+            1024,
+            "never past what hyper offers"
+        );
     }
 
     #[test]
