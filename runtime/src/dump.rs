@@ -64,7 +64,12 @@ impl Handle {
         self.root().walk(|depth, info| {
             let mut info = info.clone();
             if let Some(Wait::Io { fd, write }) = info.waiting_on {
-                info.socket = Some(crate::socket_probe::probe(fd, write));
+                let probe = nursery_reactor::probe_socket(fd, write);
+                info.socket = Some(nursery_scheduler::SocketWait {
+                    op: probe.op,
+                    local: probe.local,
+                    peer: probe.peer,
+                });
             }
             nodes.push((depth, info));
         });
@@ -72,7 +77,7 @@ impl Handle {
     }
 }
 
-/// Lets the reactor tell the current task which socket it waits on (see `socket_probe.rs`).
+/// Lets the reactor tell the current task which socket it waits on (see `nursery_reactor::probe_socket`).
 pub(crate) fn install_wait_hook() {
     nursery_reactor::set_wait_hook(|fd, interest| {
         nursery_scheduler::current_node::record_wait(Wait::Io {

@@ -20,12 +20,9 @@
 //! assert_eq!(sum, 42);
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
-// Pin projections go through `pin-project-lite`; the exceptions: `signal/registry.rs` allows it
-// for `signal_hook_registry::register`, which is unsafe because the action runs in a signal
-// handler, and `socket_probe.rs` for the `getsockname` calls of the task-tree dump. (Not
-// `forbid`: a module could not then allow it.)
-#![deny(unsafe_code)]
-#![deny(clippy::undocumented_unsafe_blocks)]
+// Pin projections go through `pin-project-lite`; the system calls std and mio lack (signal
+// handlers, socket probes) are the reactor's `sys/` layer.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod block_on;
@@ -40,7 +37,6 @@ mod runtime;
 mod scope;
 pub mod signal;
 mod sleeper;
-mod socket_probe;
 mod spawn;
 mod stall;
 mod sync;

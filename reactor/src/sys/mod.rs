@@ -13,13 +13,26 @@
 //!   a plain read that does not know.
 //! - `peer_is_this_process(socket)`: whether a connected Unix stream's peer is this process
 //!   (`SO_PEERCRED`); `false` where that cannot be told.
+//!
+//! And on every Unix, re-exported at the crate root for the runtime: `probe_socket` (what a
+//! descriptor is, for the task-tree dump) and `forward_signal` (a signal handler that writes a
+//! byte to a socket, for `nursery::signal`).
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-#[path = "linux/mod.rs"]
-mod os;
+mod linux;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use linux as os;
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-#[path = "other.rs"]
-mod os;
+mod other;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+use other as os;
 
 pub(crate) use os::{oldest_ready, peer_is_this_process, tcp_inq};
+
+// Unix-wide, not per OS family.
+mod probe;
+mod signal;
+
+pub use probe::{probe_socket, SocketProbe};
+pub use signal::{forward_signal, signal_is_forbidden};

@@ -15,11 +15,8 @@
 //! listener; each listener counts the deliveries it has seen. A signal the kernel merged (sent
 //! again while still pending) is one delivery.
 
-// The runtime's one unsafe call: registering the signal-handler action.
-#![allow(unsafe_code)]
-
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
@@ -48,7 +45,7 @@ pub(crate) struct Slot {
 /// The slot of `kind`, installing its handler the first time.
 pub(crate) fn slot(kind: SignalKind) -> io::Result<Arc<Slot>> {
     let signum = kind.as_raw_value();
-    if signal_hook_registry::FORBIDDEN.contains(&signum) {
+    if nursery_reactor::signal_is_forbidden(signum) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -69,17 +66,8 @@ pub(crate) fn slot(kind: SignalKind) -> io::Result<Arc<Slot>> {
     };
     let (read, write) = UnixStream::pair().map_err(cannot)?;
     read.set_nonblocking(true).map_err(cannot)?;
-    write.set_nonblocking(true).map_err(cannot)?;
-    let action = move || {
-        // A full socket means a wake is already pending: the byte is not needed.
-        let _ = (&write).write(&[1]);
-    };
-    // SAFETY: the action runs in a signal handler. It makes one `write(2)` on a non-blocking
-    // socket (async-signal-safe; `std` turns a failure into an `io::Error` from errno, without
-    // allocating), ignores the result, touches no lock and cannot panic. signal-hook-registry
-    // saves and restores errno around it. `signum` is not one of its forbidden signals (checked
-    // above), so it does not panic; an invalid number is an error.
-    unsafe { signal_hook_registry::register(signum, action) }.map_err(cannot)?;
+    // The handler writes one byte to `write` per delivery (reactor/src/sys/signal.rs).
+    nursery_reactor::forward_signal(signum, write).map_err(cannot)?;
     let slot = Arc::new(Slot {
         kind,
         read,

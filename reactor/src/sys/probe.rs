@@ -1,20 +1,27 @@
-//! Turns the file descriptor a task waits on into what the task-tree dump shows: the operation
-//! (`accept`, `connect`, `read`, ...) and the socket's addresses.
-//!
-//! The reactor reports only the descriptor and the direction of a wait (see
-//! `nursery_reactor::set_wait_hook`), which costs nothing; the addresses are asked of the kernel
-//! here, when a dump is taken. A dump is a snapshot: if the task stopped waiting and its socket
-//! was closed (and the number reused) in between, the line can describe the wrong socket or none.
-#![allow(unsafe_code)]
+//! What a socket is, asked of the kernel by descriptor (`getsockname`, `getpeername`,
+//! `SO_TYPE`, `SO_ACCEPTCONN`): the task-tree dump's description of a socket wait.
 
 use std::mem::{size_of, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
-use nursery_scheduler::SocketWait;
+/// What a wait on a socket is, as far as the kernel can tell: see [`probe_socket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketProbe {
+    /// `read`, `write`, `accept` (a listener), `connect` (a stream not yet connected), `recv`
+    /// or `send` (a datagram socket).
+    pub op: &'static str,
+    /// The socket's own address, if it has an IP one.
+    pub local: Option<SocketAddr>,
+    /// The connected peer's address, if any.
+    pub peer: Option<SocketAddr>,
+}
 
-/// What a wait on `fd` (to write if `write`) is, as far as the kernel can tell now.
-pub(crate) fn probe(fd: RawFd, write: bool) -> SocketWait {
+/// What a wait on `fd` (to write if `write`) is, as far as the kernel can tell now: for the
+/// task-tree dump, which gets the descriptor from the wait hook (`set_wait_hook`). A snapshot:
+/// if the socket was closed and its number reused meanwhile, it describes the new one, or none
+/// (`read`/`write` with no addresses for a descriptor that is not a socket).
+pub fn probe_socket(fd: RawFd, write: bool) -> SocketProbe {
     let local = address(fd, libc::getsockname);
     let peer = address(fd, libc::getpeername);
     let op = match (sock_opt(fd, libc::SO_TYPE), write) {
@@ -25,7 +32,7 @@ pub(crate) fn probe(fd: RawFd, write: bool) -> SocketWait {
         (_, false) => "read",
         (_, true) => "write",
     };
-    SocketWait {
+    SocketProbe {
         op,
         local: local.flatten(),
         peer: peer.flatten(),
@@ -97,7 +104,7 @@ fn sock_opt(fd: RawFd, option: libc::c_int) -> Option<libc::c_int> {
 
 #[cfg(test)]
 mod tests {
-    use super::probe;
+    use super::probe_socket as probe;
     use std::os::fd::AsRawFd;
 
     #[test]
