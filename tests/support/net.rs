@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -113,25 +112,7 @@ impl Drop for TempDir {
 
 /// Sets `SO_LINGER` to 0 on `stream`, so that closing it sends RST instead of FIN.
 pub fn set_linger_zero(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: the descriptor is open (`stream` owns it and is borrowed for the call) and
-    // `linger` is a valid `struct linger` of the size passed, alive for the call's duration.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "setsockopt(SO_LINGER): {}",
-        io::Error::last_os_error()
-    );
+    stream
+        .set_linger(Some(std::time::Duration::ZERO))
+        .expect("setsockopt(SO_LINGER)");
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::time::Duration;
 
 // Named only by the doc links: the impls are written by the `stream_io` macros.
 #[allow(unused_imports)]
@@ -291,6 +292,44 @@ impl TcpStream {
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.source().nodelay()
+    }
+
+    /// Sets `SO_LINGER`: with `Some(d)`, closing the stream waits up to `d` for unsent data
+    /// (and with `Some(Duration::ZERO)` resets the connection, an RST instead of a FIN);
+    /// `None` restores the default (close returns at once, the kernel sends in the background).
+    ///
+    /// # Errors
+    ///
+    /// From `setsockopt(2)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nursery::net::{TcpListener, TcpStream};
+    ///
+    /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert_eq!(stream.linger()?, None);
+    ///     stream.set_linger(Some(Duration::ZERO))?; // dropping it now resets the peer
+    ///     assert_eq!(stream.linger()?, Some(Duration::ZERO));
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.source()).set_linger(linger)
+    }
+
+    /// The `SO_LINGER` setting (see [`set_linger`](Self::set_linger)).
+    ///
+    /// # Errors
+    ///
+    /// From `getsockopt(2)`.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(self.io.source()).linger()
     }
 
     /// Shuts down the read, write, or both directions (`shutdown(2)`).
