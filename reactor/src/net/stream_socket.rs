@@ -23,8 +23,9 @@ pub(crate) trait StreamSocket: Source {
     /// `Ok` once the socket has a peer (`getpeername(2)`, without the address).
     fn has_peer(&self) -> io::Result<()>;
 
-    /// Reads into `buf`; also says whether the read certainly left nothing in
-    /// the socket's receive queue (`false` when unknown).
+    /// Reads into `buf`; also says whether the read left nothing in the socket's receive
+    /// queue: a stream socket's read returns fewer bytes than asked for only when no more were
+    /// queued.
     fn read_and_tell_drained(&self, buf: &mut [u8]) -> io::Result<(usize, bool)>;
 }
 
@@ -52,17 +53,19 @@ macro_rules! impl_stream_socket {
 }
 
 impl_stream_socket!(
-    mio::net::TcpStream => crate::sys::tcp_inq::read,
-    mio::net::UnixStream => read_not_knowing_drained
+    mio::net::TcpStream => read_short_is_drained,
+    mio::net::UnixStream => read_short_is_drained
 );
 
-/// A plain `read(2)`: whether it emptied the socket is not known.
-pub(crate) fn read_not_knowing_drained<S>(socket: &S, buf: &mut [u8]) -> io::Result<(usize, bool)>
+/// A plain `read(2)`. One that returned fewer bytes than `buf` holds emptied the receive queue
+/// (what tokio relies on too); data that arrives afterwards raises a new edge, and the clear
+/// that follows is tick-guarded against an edge that came meanwhile (`scheduled_io.rs`).
+fn read_short_is_drained<S>(socket: &S, buf: &mut [u8]) -> io::Result<(usize, bool)>
 where
     for<'a> &'a S: Read,
 {
     let mut socket = socket;
-    socket.read(buf).map(|n| (n, false))
+    socket.read(buf).map(|n| (n, n < buf.len()))
 }
 
 /// Reads from `io` once it is readable. A read that emptied the socket (as the
@@ -111,5 +114,53 @@ pub(crate) fn shutdown_write<S: StreamSocket>(io: &PollEvented<S>) -> io::Result
     match io.source().shutdown(Shutdown::Write) {
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::io::Write;
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use futures_io::AsyncRead;
+
+    use crate::net::UnixStream;
+    use crate::reactor::Reactor;
+    use crate::test_waker::counting_waker;
+
+    /// Whether `stream` counts as readable now, without reading (one poll of `readable()`).
+    fn readable_now(stream: &UnixStream, cx: &mut Context<'_>) -> bool {
+        pin!(stream.readable()).poll(cx).is_ready()
+    }
+
+    #[test]
+    fn a_short_read_clears_the_read_readiness_and_a_full_one_keeps_it() {
+        let mut reactor = Reactor::new().unwrap();
+        let _entered = reactor.handle().enter();
+        let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut stream = UnixStream::from_std(ours).unwrap();
+        let waker = counting_waker().1;
+        let mut cx = Context::from_waker(&waker);
+
+        peer.write_all(b"hello").unwrap();
+        let mut buf = [0u8; 16];
+        let read = std::pin::Pin::new(&mut stream).poll_read(&mut cx, &mut buf);
+        assert!(matches!(read, Poll::Ready(Ok(5))));
+        assert!(
+            !readable_now(&stream, &mut cx),
+            "5 bytes into 16: the queue is empty, the next read waits for an event"
+        );
+
+        peer.write_all(&[7u8; 16]).unwrap();
+        reactor.turn(Some(Duration::from_secs(5))).unwrap();
+        let read = std::pin::Pin::new(&mut stream).poll_read(&mut cx, &mut buf);
+        assert!(matches!(read, Poll::Ready(Ok(16))));
+        assert!(
+            readable_now(&stream, &mut cx),
+            "16 bytes into 16: more may be queued, so the stream stays readable"
+        );
     }
 }

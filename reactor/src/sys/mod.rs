@@ -8,9 +8,6 @@
 //!   reactor's poll instance, callable from any thread while the turn is blocked in it
 //!   (`ReactorHandle::wake_one_ready`). `Ok(None)` where the OS cannot do it: the turn then collects
 //!   every event.
-//! - `tcp_inq::{enable, read}`: a TCP read that also says whether it drained the socket
-//!   (`TCP_INQ`), so the next read waits for an event instead of failing with `EAGAIN`. Elsewhere
-//!   a plain read that does not know.
 //! - `peer_is_this_process(socket)`: whether a connected Unix stream's peer is this process
 //!   (`SO_PEERCRED`); `false` where that cannot be told.
 //!
@@ -28,7 +25,7 @@ mod other;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 use other as os;
 
-pub(crate) use os::{oldest_ready, peer_is_this_process, tcp_inq};
+pub(crate) use os::{oldest_ready, peer_is_this_process};
 
 // Unix-wide, not per OS family.
 mod probe;

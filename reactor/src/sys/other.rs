@@ -15,15 +15,3 @@ pub(crate) fn oldest_ready(_epfd: RawFd) -> io::Result<Option<(usize, Ready)>> {
 pub(crate) fn peer_is_this_process(_socket: &impl AsRawFd) -> bool {
     false
 }
-
-pub(crate) mod tcp_inq {
-    use std::io;
-
-    /// No `TCP_INQ`: nothing to turn on.
-    pub(crate) fn enable(_socket: &mio::net::TcpStream) {}
-
-    /// A plain read: whether it emptied the socket is not known.
-    pub(crate) fn read(socket: &mio::net::TcpStream, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        crate::net::stream_socket::read_not_knowing_drained(socket, buf)
-    }
-}

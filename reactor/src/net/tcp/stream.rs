@@ -20,7 +20,6 @@ use crate::net::tcp::split::{self, OwnedReadHalf, OwnedWriteHalf};
 use crate::poll_evented::PollEvented;
 use crate::reactor::ReactorHandle;
 use crate::ready::Direction;
-use crate::sys::tcp_inq;
 
 /// A TCP connection.
 ///
@@ -170,12 +169,11 @@ impl TcpStream {
     }
 
     /// Wraps a registered socket connected to `peer`: reads learn when they empty it
-    /// (`TCP_INQ`), and writes to a peer that is one of our streams look for its reader.
+    /// (a short read), and writes to a peer that is one of our streams look for its reader.
     fn from_registered(
         mut io: PollEvented<mio::net::TcpStream>,
         peer: Option<SocketAddr>,
     ) -> TcpStream {
-        tcp_inq::enable(io.source());
         let local_peer = peer.and_then(|peer| {
             let socket = io.source();
             LocalPeer::tcp(io.handle(), io.registration().token(), peer, || {
