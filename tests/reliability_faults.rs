@@ -11,7 +11,6 @@ mod reliability_support;
 
 use std::future::Future;
 use std::io::{self, Write as _};
-use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -399,22 +398,9 @@ fn every_other_task_keeps_running_while_a_worker_is_blocked() {
 
 /// Closes `stream` with an RST instead of a FIN (SO_LINGER with a zero timeout).
 fn reset(stream: std::net::TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket descriptor and a correctly sized `linger` value.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const libc::linger as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
-    drop(stream);
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("setsockopt(SO_LINGER)");
 }
 
 #[test]

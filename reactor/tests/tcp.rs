@@ -4,7 +4,6 @@ mod support;
 
 use std::io::{self, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::pin::pin;
 use std::task::Poll;
 
@@ -138,29 +137,11 @@ fn a_read_future_dropped_before_any_data_leaves_the_stream_readable_later() {
     assert_eq!(&buf[..n], b"later");
 }
 
-/// Makes closing `fd` send a RST instead of a FIN.
-fn set_linger_zero(fd: std::os::fd::RawFd) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: `fd` is an open socket owned by the caller for the whole call, and
-    // the option value points to a live `linger` of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "setsockopt(SO_LINGER): {}",
-        io::Error::last_os_error()
-    );
+/// Makes closing `socket` send a RST instead of a FIN.
+fn set_linger_zero(socket: &impl std::os::fd::AsFd) {
+    socket2::SockRef::from(socket)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .expect("setsockopt(SO_LINGER)");
 }
 
 #[test]
@@ -173,7 +154,7 @@ fn a_connection_reset_by_the_peer_wakes_the_reader_with_an_error_and_fails_write
         let mut read = pin!(server.read(&mut buf));
         assert!(poll_once(read.as_mut(), &flag.waker()).is_pending());
 
-        set_linger_zero(client.as_raw_fd());
+        set_linger_zero(&client);
         drop(client);
         flag.wait_for(1);
         match poll_once(read.as_mut(), &flag.waker()) {
@@ -201,7 +182,7 @@ fn a_reset_while_writing_surfaces_as_an_error_from_write() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
-        set_linger_zero(peer.as_raw_fd());
+        set_linger_zero(&peer);
         drop(peer);
         // Keep writing until the RST is noticed; it must come out as an error, not a hang.
         let chunk = vec![7u8; 64 * 1024];
