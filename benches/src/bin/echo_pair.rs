@@ -63,6 +63,27 @@ struct Outcome {
 }
 
 impl Outcome {
+    fn new() -> Outcome {
+        Outcome {
+            latencies: Latencies::new(),
+            elapsed: Duration::ZERO,
+            failed: 0,
+        }
+    }
+
+    /// Adds one client's result: its latencies, or a failed connection (its I/O error
+    /// printed), or a client thread or task that failed (`Err` of its join).
+    fn record<E>(&mut self, client: Result<std::io::Result<Latencies>, E>) {
+        match client {
+            Ok(Ok(latencies)) => self.latencies.merge(latencies),
+            Ok(Err(e)) => {
+                eprintln!("client connection: {e}");
+                self.failed += 1;
+            }
+            Err(_) => self.failed += 1,
+        }
+    }
+
     /// The result line, with `cpu` the CPU time spent over the run (by the server, or by the
     /// whole process).
     fn print(mut self, conns: usize, cpu: Option<Duration>) {
@@ -163,20 +184,9 @@ fn client(mut flags: Flags) -> Result<(), String> {
         .transpose()
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let mut outcome = Outcome {
-        latencies: Latencies::new(),
-        elapsed: Duration::ZERO,
-        failed: 0,
-    };
+    let mut outcome = Outcome::new();
     for thread in threads {
-        match thread.join() {
-            Ok(Ok(latencies)) => outcome.latencies.merge(latencies),
-            Ok(Err(e)) => {
-                eprintln!("client connection: {e}");
-                outcome.failed += 1;
-            }
-            Err(_) => outcome.failed += 1,
-        }
+        outcome.record(thread.join());
     }
     outcome.elapsed = started.elapsed();
     let cpu = match (server, cpu_before) {
@@ -294,20 +304,9 @@ mod on_nursery {
         let clients: Vec<_> = (0..conns)
             .map(|c| nursery::spawn(client(addr, c, size, duration)))
             .collect();
-        let mut outcome = Outcome {
-            latencies: Latencies::new(),
-            elapsed: Duration::ZERO,
-            failed: 0,
-        };
+        let mut outcome = Outcome::new();
         for client in clients {
-            match client.await {
-                Ok(Ok(latencies)) => outcome.latencies.merge(latencies),
-                Ok(Err(e)) => {
-                    eprintln!("client connection: {e}");
-                    outcome.failed += 1;
-                }
-                Err(_) => outcome.failed += 1,
-            }
+            outcome.record(client.await);
         }
         outcome.elapsed = started.elapsed();
         let _ = stop.send(());
@@ -391,20 +390,9 @@ mod on_tokio {
         let clients: Vec<_> = (0..conns)
             .map(|c| tokio::spawn(client(addr, c, size, duration)))
             .collect();
-        let mut outcome = Outcome {
-            latencies: Latencies::new(),
-            elapsed: Duration::ZERO,
-            failed: 0,
-        };
+        let mut outcome = Outcome::new();
         for client in clients {
-            match client.await {
-                Ok(Ok(latencies)) => outcome.latencies.merge(latencies),
-                Ok(Err(e)) => {
-                    eprintln!("client connection: {e}");
-                    outcome.failed += 1;
-                }
-                Err(_) => outcome.failed += 1,
-            }
+            outcome.record(client.await);
         }
         outcome.elapsed = started.elapsed();
         let _ = stop.send(());
