@@ -87,6 +87,20 @@ async fn reader_then(
     task
 }
 
+/// Two reader tasks (see [`reader_then`]) on one [`Pair`]: the first reader to get its byte
+/// plays `first`, the other `second`.
+async fn paired_readers(
+    r1: std::os::unix::net::UnixStream,
+    r2: std::os::unix::net::UnixStream,
+) -> (Pair, nursery::JoinHandle<bool>, nursery::JoinHandle<bool>) {
+    let pair = Pair::default();
+    let p = pair.clone();
+    let a = reader_then(r1, move || p.first()).await;
+    let p = pair.clone();
+    let b = reader_then(r2, move || p.second()).await;
+    (pair, a, b)
+}
+
 #[test]
 fn a_task_woken_by_a_task_that_goes_on_computing_runs_on_the_idle_worker() {
     let rt = runtime();
@@ -169,11 +183,7 @@ fn two_tasks_woken_by_io_at_once_run_at_once() {
     let (mut w1, r1) = std::os::unix::net::UnixStream::pair().unwrap();
     let (mut w2, r2) = std::os::unix::net::UnixStream::pair().unwrap();
     let ok = rt.block_on(async move {
-        let pair = Pair::default();
-        let p = pair.clone();
-        let a = reader_then(r1, move || p.first()).await;
-        let p = pair.clone();
-        let b = reader_then(r2, move || p.second()).await;
+        let (_pair, a, b) = paired_readers(r1, r2).await;
         // Both wait for bytes (or will at their next poll): write from outside the runtime.
         nursery::time::sleep(Duration::from_millis(20)).await;
         w1.write_all(b"x").unwrap();
@@ -209,11 +219,7 @@ fn io_that_becomes_ready_while_the_worker_that_saw_the_last_event_computes_is_se
     let (mut w1, r1) = std::os::unix::net::UnixStream::pair().unwrap();
     let (mut w2, r2) = std::os::unix::net::UnixStream::pair().unwrap();
     let ok = rt.block_on(async move {
-        let pair = Pair::default();
-        let p = pair.clone();
-        let a = reader_then(r1, move || p.first()).await;
-        let p = pair.clone();
-        let b = reader_then(r2, move || p.second()).await;
+        let (pair, a, b) = paired_readers(r1, r2).await;
         nursery::time::sleep(Duration::from_millis(20)).await;
         w1.write_all(b"x").unwrap();
         // Only once the first reader computes does the second byte go out.
