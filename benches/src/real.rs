@@ -144,6 +144,35 @@ impl Latencies {
     }
 }
 
+/// The fields every client's result line ends with, for the operations `latencies` timed over
+/// `elapsed`: `seconds`, `rps`, the percentiles, `errors`, and `cpu_us`, the CPU time per
+/// operation (`nan` when `cpu` is unknown or nothing completed).
+pub fn rate_fields(
+    latencies: &mut Latencies,
+    elapsed: Duration,
+    errors: impl ToString,
+    cpu: Option<Duration>,
+) -> Vec<(&'static str, String)> {
+    let n = latencies.len();
+    let mut fields = vec![
+        ("seconds", format!("{:.3}", elapsed.as_secs_f64())),
+        (
+            "rps",
+            format!("{:.0}", n as f64 / elapsed.as_secs_f64().max(1e-9)),
+        ),
+    ];
+    fields.extend(latencies.result_fields());
+    fields.push(("errors", errors.to_string()));
+    fields.push((
+        "cpu_us",
+        match cpu {
+            Some(cpu) if n > 0 => format!("{:.2}", cpu.as_secs_f64() * 1e6 / n as f64),
+            _ => "nan".to_string(),
+        },
+    ));
+    fields
+}
+
 /// Prints the one result line the driver script parses: `RESULT key=value key=value ...`.
 pub fn print_result(fields: &[(&str, String)]) {
     let mut line = String::from("RESULT");

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nursery_bench::real::{
-    cpu_time, peak_rss_kib, print_result, raise_open_file_limit, rss_kib, Flags, Latencies,
+    cpu_time, peak_rss_kib, print_result, raise_open_file_limit, rate_fields, rss_kib, Flags,
+    Latencies,
 };
 
 /// How long a connect or a read may take before the request counts as failed.
@@ -102,23 +103,8 @@ fn run() -> Result<(), String> {
 
     let n = latencies.len();
     let show = |v: Option<u64>| v.map_or_else(|| "nan".to_string(), |v| v.to_string());
-    let mut fields = vec![
-        ("connections", n.to_string()),
-        ("seconds", format!("{:.3}", elapsed.as_secs_f64())),
-        (
-            "rps",
-            format!("{:.0}", n as f64 / elapsed.as_secs_f64().max(1e-9)),
-        ),
-    ];
-    fields.extend(latencies.result_fields());
-    fields.push(("errors", errors.to_string()));
-    fields.push((
-        "cpu_us",
-        match cpu {
-            Some(cpu) if n > 0 => format!("{:.2}", cpu.as_secs_f64() * 1e6 / n as f64),
-            _ => "nan".to_string(),
-        },
-    ));
+    let mut fields = vec![("connections", n.to_string())];
+    fields.extend(rate_fields(&mut latencies, elapsed, errors, cpu));
     fields.push(("rss_base_kib", show(rss_base)));
     fields.push(("rss_peak_kib", show(rss_peak)));
     fields.push(("rss_final_kib", show(rss_final)));

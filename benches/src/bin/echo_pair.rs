@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use nursery_bench::idle::process_usage;
 use nursery_bench::real::{
-    cpu_time, print_result, raise_open_file_limit, Flags, Flavor, Latencies,
+    cpu_time, print_result, raise_open_file_limit, rate_fields, Flags, Flavor, Latencies,
 };
 use nursery_bench::runtimes;
 
@@ -88,22 +88,13 @@ impl Outcome {
     /// whole process).
     fn print(mut self, conns: usize, cpu: Option<Duration>) {
         let n = self.latencies.len();
-        let per_round_trip = match cpu {
-            Some(cpu) if n > 0 => format!("{:.2}", cpu.as_secs_f64() * 1e6 / n as f64),
-            _ => "nan".to_string(),
-        };
-        let mut fields = vec![
-            ("conns", conns.to_string()),
-            ("round_trips", n.to_string()),
-            ("seconds", format!("{:.3}", self.elapsed.as_secs_f64())),
-            (
-                "rps",
-                format!("{:.0}", n as f64 / self.elapsed.as_secs_f64().max(1e-9)),
-            ),
-        ];
-        fields.extend(self.latencies.result_fields());
-        fields.push(("errors", self.failed.to_string()));
-        fields.push(("cpu_us", per_round_trip));
+        let mut fields = vec![("conns", conns.to_string()), ("round_trips", n.to_string())];
+        fields.extend(rate_fields(
+            &mut self.latencies,
+            self.elapsed,
+            self.failed,
+            cpu,
+        ));
         print_result(&fields);
     }
 }

@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use nursery_bench::real::{
-    cpu_time, http_response_len, print_result, raise_open_file_limit, rss_kib, Flags, Latencies,
+    cpu_time, http_response_len, print_result, raise_open_file_limit, rate_fields, rss_kib, Flags,
+    Latencies,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -242,21 +243,8 @@ async fn measure(o: Options) -> Result<(), String> {
         ),
         ("active", active.to_string()),
         ("requests", n.to_string()),
-        ("seconds", format!("{:.3}", elapsed.as_secs_f64())),
-        (
-            "rps",
-            format!("{:.0}", n as f64 / elapsed.as_secs_f64().max(1e-9)),
-        ),
     ];
-    fields.extend(latencies.result_fields());
-    fields.push(("errors", errors.to_string()));
-    fields.push((
-        "cpu_us",
-        match cpu {
-            Some(cpu) if n > 0 => format!("{:.2}", cpu.as_secs_f64() * 1e6 / n as f64),
-            _ => nan(),
-        },
-    ));
+    fields.extend(rate_fields(&mut latencies, elapsed, errors, cpu));
     fields.push(("rss_before_kib", show(rss_before)));
     fields.push(("rss_open_kib", show(rss_open)));
     fields.push(("rss_used_kib", show(rss_used)));
