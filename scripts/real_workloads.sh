@@ -209,11 +209,15 @@ note_server_errors() {
 }
 
 # --- the workloads ---------------------------------------------------------------------------
+start_http_server() { # LOG RUNTIME SECONDS: examples/http.rs on RUNTIME, for at most SECONDS
+    start_server "$1" "$HTTP_BIN" --runtime "$2" --workers "$WORKERS" --addr 127.0.0.1:0 \
+        --seconds "$3"
+}
+
 http_run() { # RUNTIME CONNECTIONS
     local rt=$1 c=$2
     local log=$LOGS/r$ROUND-http-c$c-$rt threads=$((WRK_THREADS < c ? WRK_THREADS : c)) cpu0 cpu1
-    start_server "$log-server" "$HTTP_BIN" --runtime "$rt" --workers "$WORKERS" \
-        --addr 127.0.0.1:0 --seconds $((WARMUP + DURATION + 60))
+    start_http_server "$log-server" "$rt" $((WARMUP + DURATION + 60))
     if ((WARMUP > 0)); then
         run_client "$log-warmup" $((WARMUP + 30)) \
             wrk -t"$threads" -c"$c" -d"${WARMUP}s" "http://$SERVER_ADDR/" || true
@@ -234,8 +238,7 @@ http_run() { # RUNTIME CONNECTIONS
 
 churn_run() { # RUNTIME
     local rt=$1 log=$LOGS/r$ROUND-churn-$1
-    start_server "$log-server" "$HTTP_BIN" --runtime "$rt" --workers "$WORKERS" \
-        --addr 127.0.0.1:0 --seconds $((CHURN_MAX_SECONDS + 60))
+    start_http_server "$log-server" "$rt" $((CHURN_MAX_SECONDS + 60))
     if run_client "$log" $((CHURN_MAX_SECONDS + 30)) "$BIN/churn_client" --addr "$SERVER_ADDR" \
         --connections "$CHURN" --concurrency "$CHURN_CONCURRENCY" \
         --max-seconds "$CHURN_MAX_SECONDS" --server-pid "$SERVER_PID"; then
@@ -251,8 +254,7 @@ churn_run() { # RUNTIME
 
 idle_run() { # RUNTIME
     local rt=$1 log=$LOGS/r$ROUND-idle-$1
-    start_server "$log-server" "$HTTP_BIN" --runtime "$rt" --workers "$WORKERS" \
-        --addr 127.0.0.1:0 --seconds $((DURATION + 200))
+    start_http_server "$log-server" "$rt" $((DURATION + 200))
     # The client's own phases are bounded: 60 s to connect, 60 s for the first requests.
     if run_client "$log" $((DURATION + 160)) "$BIN/idle_conns" --addr "$SERVER_ADDR" \
         --connections "$IDLE_CONNS" --seconds "$DURATION" --server-pid "$SERVER_PID"; then
