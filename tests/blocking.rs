@@ -196,3 +196,32 @@ fn bursts_of_blocking_jobs_leave_no_thread_behind_once_the_runtime_is_dropped() 
         "a blocking thread outlived its runtime"
     );
 }
+
+#[test]
+fn spawn_blocking_in_a_cancelled_scope_never_panics_and_resolves_every_handle() {
+    // A task spawned into a cancelled scope can be taken by the other worker and end, cancelled,
+    // before `spawn_blocking` returns; that must not panic the caller.
+    let rt = runtime(2);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (ok, cancelled) = rt.block_on(nursery::scope(|s| {
+        let ran = ran.clone();
+        async move {
+            s.cancel();
+            let (mut ok, mut cancelled) = (0, 0);
+            for _ in 0..2_000 {
+                let ran = ran.clone();
+                match spawn_blocking(move || ran.fetch_add(1, SeqCst)).await {
+                    Ok(_) => ok += 1,
+                    Err(e) => {
+                        assert!(e.is_cancelled(), "only cancelled, not {e}");
+                        cancelled += 1;
+                    }
+                }
+            }
+            (ok, cancelled)
+        }
+    }));
+    assert_eq!(ok + cancelled, 2_000);
+    // A job runs exactly when its handle did not resolve as cancelled before it started.
+    assert!(ran.load(SeqCst) >= ok);
+}

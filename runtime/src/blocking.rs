@@ -208,7 +208,8 @@ impl BlockingPool {
 ///
 /// The job is a child of the current task: the parent waits for it like for any child. It
 /// cannot be interrupted: cancelling its handle makes the handle resolve as cancelled, but only
-/// once the closure has returned. A panic in `f` is a panic of that task (see `nursery::spawn`).
+/// once the closure has returned. Spawned into a cancelled scope, the closure may never start
+/// (the handle then resolves as cancelled at once). A panic in `f` is a panic of that task (see `nursery::spawn`).
 /// If the pool has to start a thread for the job and the OS refuses one while no pool thread is
 /// left to take the job, the task fails the same way, with a message that gives the reason.
 /// The closure sees the task-locals its caller saw (see [`LocalKey`](crate::task::LocalKey)).
@@ -232,10 +233,11 @@ where
     let (sender, receiver) = oneshot::channel();
     let task = crate::spawn::spawn_with(WaitForJob { receiver }, SpawnMeta::here())
         .unwrap_or_else(|e| panic!("spawn_blocking: {e}"));
-    let hold = handle
-        .scheduler()
-        .hold(task.node())
-        .expect("a task that was just spawned has not completed");
+    // In a cancelled scope another worker may already have polled the new task, found it
+    // cancelled and completed it: then the job never starts and the handle says cancelled.
+    let Some(hold) = handle.scheduler().hold(task.node()) else {
+        return task;
+    };
     let runtime = handle.clone();
     let locals = crate::task_local::snapshot();
     // Until the job is done, a paused clock must not jump: the job may still wake a task.
