@@ -1,7 +1,7 @@
-//! Peers on this machine: a write to a socket whose peer is one of this runtime's own sockets
-//! wakes that peer's reader from inside the write (reactor/src/local_peer.rs); with
-//! `wake_local_peers(false)` the reactor does it; a peer's waker that panics does not fail the
-//! writer.
+//! Peers on this machine: with `wake_local_peers(true)`, a write to a socket whose peer is one of
+//! this runtime's own sockets wakes that peer's reader from inside the write
+//! (reactor/src/local_peer.rs); by default (and with `false`) the reactor does it; a peer's waker
+//! that panics does not fail the writer.
 mod support;
 
 use std::future::Future;
@@ -58,29 +58,41 @@ where
     order[0]
 }
 
-#[nursery::test(worker_threads = 1)]
-async fn a_write_to_a_unix_stream_runs_its_reader_next_on_the_writers_worker() {
+/// A runtime of `workers` workers that looks after writes to local peers.
+fn looking_runtime(workers: usize) -> nursery::Runtime {
+    nursery::Runtime::builder()
+        .worker_threads(workers)
+        .wake_local_peers(true)
+        .stall_threshold(None)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_write_to_a_unix_stream_runs_its_reader_next_on_the_writers_worker() {
+    let rt = looking_runtime(1);
     for round in 0..3 {
-        let (a, b) = UnixStream::pair().unwrap();
-        let first = first_to_run_after_a_local_write(a, b).await;
+        let (a, b) = rt.block_on(async { UnixStream::pair().unwrap() });
+        let first = rt.block_on(first_to_run_after_a_local_write(a, b));
         assert_eq!(first, "reader", "round {round}");
     }
 }
 
-#[nursery::test(worker_threads = 1)]
-async fn a_write_over_loopback_tcp_runs_its_reader_next_on_the_writers_worker() {
+#[test]
+fn a_write_over_loopback_tcp_runs_its_reader_next_on_the_writers_worker() {
+    let rt = looking_runtime(1);
     // Loopback delivers inside `send`, unless the kernel defers its receive work to a
     // softirq thread, which it may under load: most rounds, not all, must see the reader first.
     let mut reader_first = 0;
     for round in 0..6 {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = rt.block_on(tcp_pair());
         // Both ends know their peer is local: the client from `connect`, the server from `accept`.
         let (writer, reader) = if round % 2 == 0 {
             (client, server)
         } else {
             (server, client)
         };
-        if first_to_run_after_a_local_write(writer, reader).await == "reader" {
+        if rt.block_on(first_to_run_after_a_local_write(writer, reader)) == "reader" {
             reader_first += 1;
         }
     }
@@ -90,15 +102,9 @@ async fn a_write_over_loopback_tcp_runs_its_reader_next_on_the_writers_worker() 
     );
 }
 
-#[test]
-fn a_runtime_built_not_to_wake_local_peers_leaves_the_reader_to_the_reactor() {
-    let rt = nursery::Runtime::builder()
-        .worker_threads(1)
-        .wake_local_peers(false)
-        .build()
-        .unwrap();
-    // The earlier task runs first unless a maintenance tick of the worker happens to poll the
-    // reactor between the write and that task: most rounds, not all.
+/// How many of six rounds on `rt` (one worker) ran the task queued before a local write ahead
+/// of the reader that the write made ready.
+fn rounds_where_the_earlier_task_ran_first(rt: &nursery::Runtime) -> usize {
     let mut earlier_first = 0;
     for _ in 0..6 {
         let (a, b) = rt.block_on(async { UnixStream::pair().unwrap() });
@@ -106,10 +112,29 @@ fn a_runtime_built_not_to_wake_local_peers_leaves_the_reader_to_the_reactor() {
             earlier_first += 1;
         }
     }
-    assert!(
-        earlier_first >= 4,
-        "the earlier task ran first in {earlier_first} of 6 rounds"
-    );
+    earlier_first
+}
+
+#[test]
+fn by_default_and_when_turned_off_a_write_leaves_the_reader_to_the_reactor() {
+    // The earlier task runs first unless a maintenance tick of the worker happens to poll the
+    // reactor between the write and that task: most rounds, not all.
+    let default = nursery::Runtime::builder()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let off = nursery::Runtime::builder()
+        .worker_threads(1)
+        .wake_local_peers(false)
+        .build()
+        .unwrap();
+    for (name, rt) in [("default", default), ("off", off)] {
+        let earlier_first = rounds_where_the_earlier_task_ran_first(&rt);
+        assert!(
+            earlier_first >= 4,
+            "{name}: the earlier task ran first in {earlier_first} of 6 rounds"
+        );
+    }
 }
 
 /// What ran first on another worker while a writer that had just woken two tasks by message
@@ -168,11 +193,7 @@ async fn what_a_peer_ran_while_the_writer_blocked() -> &'static str {
 
 #[test]
 fn a_reader_that_a_write_wakes_is_io_work_and_a_backlog_behind_it_wakes_an_idle_worker() {
-    let rt = nursery::Runtime::builder()
-        .worker_threads(2)
-        .stall_threshold(None)
-        .build()
-        .unwrap();
+    let rt = looking_runtime(2);
     // A round whose write event the idle worker took from the reactor itself proves nothing
     // (that worker runs the reader, then steals the rest): try again.
     for _ in 0..20 {
@@ -185,8 +206,12 @@ fn a_reader_that_a_write_wakes_is_io_work_and_a_backlog_behind_it_wakes_an_idle_
     panic!("in 20 rounds, the look never took the write's event");
 }
 
-#[nursery::test(worker_threads = 1)]
-async fn a_foreign_waker_that_panics_when_a_write_wakes_it_does_not_fail_the_writer() {
+#[test]
+fn a_foreign_waker_that_panics_when_a_write_wakes_it_does_not_fail_the_writer() {
+    looking_runtime(1).block_on(a_write_wakes_a_panicking_foreign_waker());
+}
+
+async fn a_write_wakes_a_panicking_foreign_waker() {
     struct PanicOnWake;
     impl std::task::Wake for PanicOnWake {
         fn wake(self: Arc<Self>) {

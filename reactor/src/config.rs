@@ -11,8 +11,8 @@ use std::fmt;
 /// ```
 /// use nursery_reactor::{Config, Reactor};
 ///
-/// // Writes never look for their peer's reader: it waits for the reactor's next turn.
-/// let reactor = Reactor::with_config(Config::new().wake_local_peers(false))?;
+/// // Writes to our own sockets wake their readers at once (off by default).
+/// let reactor = Reactor::with_config(Config::new().wake_local_peers(true))?;
 /// # drop(reactor);
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -22,7 +22,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// The default: writes to our own sockets wake their readers at once.
+    /// The default: writes never look for their peer's reader (it waits for the reactor's turn).
     ///
     /// # Examples
     ///
@@ -33,19 +33,19 @@ impl Config {
     /// ```
     pub fn new() -> Config {
         Config {
-            wake_local_peers: true,
+            wake_local_peers: false,
         }
     }
 
     /// Whether a write to a stream whose peer is a socket of this process (a loopback TCP
     /// connection between two of our streams, a Unix stream whose peer process is this one)
-    /// wakes the peer's reader from inside the write (default `true`). Writes to any other
+    /// wakes the peer's reader from inside the write (default `false`). Writes to any other
     /// peer never do.
     ///
     /// # Examples
     ///
     /// ```
-    /// let config = nursery_reactor::Config::new().wake_local_peers(false);
+    /// let config = nursery_reactor::Config::new().wake_local_peers(true);
     /// let reactor = nursery_reactor::Reactor::with_config(config)?;
     /// # drop(reactor);
     /// # Ok::<(), std::io::Error>(())

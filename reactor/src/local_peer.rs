@@ -1,4 +1,6 @@
-//! Writes to one of our own sockets wake its reader at once, on the writer's core.
+//! Writes to one of our own sockets wake its reader at once, on the writer's core (only with
+//! `Config::wake_local_peers(true)`; off by default: it buys throughput on in-process
+//! conversations at the price of their tail latency, see `docs/benchmarks.md`).
 //!
 //! A write to a loopback TCP connection or a Unix stream is delivered by the kernel inside the
 //! `send` call: when it returns, the peer socket is already readable. When that peer is a

@@ -142,8 +142,8 @@ impl Reactor {
     /// ```
     /// use nursery_reactor::{Config, Reactor};
     ///
-    /// let reactor = Reactor::with_config(Config::new().wake_local_peers(false))?;
-    /// assert!(!reactor.handle().wakes_local_peers());
+    /// let reactor = Reactor::with_config(Config::new().wake_local_peers(true))?;
+    /// assert!(reactor.handle().wakes_local_peers());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_config(config: Config) -> io::Result<Reactor> {
@@ -426,7 +426,7 @@ impl ReactorHandle {
     ///
     /// ```
     /// let reactor = nursery_reactor::Reactor::new()?;
-    /// assert!(reactor.handle().wakes_local_peers()); // the default
+    /// assert!(!reactor.handle().wakes_local_peers()); // the default
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wakes_local_peers(&self) -> bool {

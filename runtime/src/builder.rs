@@ -49,7 +49,7 @@ impl Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: std::time::Duration::from_secs(10),
             on_stall: None,
-            wake_local_peers: true,
+            wake_local_peers: false,
             on_fault: None,
             start_paused: false,
         }
@@ -298,21 +298,24 @@ impl Builder {
     }
 
     /// Whether a write to a stream whose peer is one of this process's own sockets wakes the
-    /// peer's reader at once, onto the writer's worker (default `true`).
+    /// peer's reader at once, onto the writer's worker (default `false`).
     ///
     /// Such a peer (the other end of a `UnixStream::pair`, a loopback TCP connection between
-    /// two streams of this runtime) is readable as soon as the write returns: its reader runs
-    /// next on the writer's worker, where the bytes are in cache, instead of waiting for the
-    /// reactor's next turn on another worker. That pays an extra `epoll_wait` per write; a
-    /// runtime whose local conversations gain nothing from it (the reader has work of its own
-    /// to finish first, latency matters more than locality) can turn it off. Writes to peers
-    /// in other processes never look.
+    /// two streams of this runtime) is readable as soon as the write returns: with this on, its
+    /// reader runs soon on the writer's worker, where the bytes are in cache, instead of
+    /// waiting for the reactor's next turn on another worker. That pays an extra `epoll_wait`
+    /// per write, and it is not fair: a conversation whose two ends keep waking each other runs
+    /// in bursts while other connections wait. On an echo client and server in one process
+    /// (64 connections, 2 workers) it served 1.12× tokio's round trips per second, but with
+    /// twice tokio's p99; off, 0.95× and the same p99 (docs/benchmarks.md). Turn it on where
+    /// in-process conversations (a proxy to a backend in the same process, tests) matter more
+    /// than the tail latency of the others. Writes to peers in other processes never look.
     ///
     /// ```
     /// use futures::io::{AsyncReadExt, AsyncWriteExt};
     ///
     /// let rt = nursery_runtime::Runtime::builder()
-    ///     .wake_local_peers(false) // the reader waits for the reactor's next turn
+    ///     .wake_local_peers(true) // b's reader is woken from inside a's write
     ///     .build()
     ///     .unwrap();
     /// rt.block_on(async {

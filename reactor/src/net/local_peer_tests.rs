@@ -24,6 +24,11 @@ const CHILD_ENV: &str = "NURSERY_LOCAL_PEER_TEST_CHILD";
 /// Request/response rounds between the child and this process.
 const ROUNDS: usize = 40;
 
+/// A reactor that looks after writes to local peers (not the default).
+fn looking_reactor() -> Reactor {
+    Reactor::with_config(Config::new().wake_local_peers(true)).unwrap()
+}
+
 /// Polls `fut` to completion, turning `reactor` between polls (at most ten seconds).
 fn drive<F: Future>(reactor: &mut Reactor, fut: F) -> F::Output {
     let mut fut = pin!(fut);
@@ -162,7 +167,7 @@ async fn futures_read_exact<R: AsyncRead + Unpin>(
 
 #[test]
 fn a_tcp_client_and_the_stream_our_listener_accepted_for_it_look_for_each_other() {
-    let mut reactor = Reactor::new().unwrap();
+    let mut reactor = looking_reactor();
     let _entered = reactor.handle().enter();
     let (client, server) = connected_tcp_pair(&mut reactor);
     assert!(client.local_peer().is_some_and(LocalPeer::is_ours));
@@ -175,7 +180,7 @@ fn a_tcp_client_and_the_stream_our_listener_accepted_for_it_look_for_each_other(
 
 #[test]
 fn tcp_streams_wrapped_in_either_order_find_each_other() {
-    let reactor = Reactor::new().unwrap();
+    let reactor = looking_reactor();
     let _entered = reactor.handle().enter();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let std_client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -191,7 +196,7 @@ fn tcp_streams_wrapped_in_either_order_find_each_other() {
 
 #[test]
 fn a_tcp_stream_whose_peer_is_a_blocking_socket_of_this_process_does_not_look() {
-    let reactor = Reactor::new().unwrap();
+    let reactor = looking_reactor();
     let _entered = reactor.handle().enter();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let client =
@@ -212,7 +217,7 @@ fn a_tcp_peer_in_another_process_is_never_looked_for() {
     if let Ok(addr) = std::env::var(CHILD_ENV) {
         return be_the_child(std::net::TcpStream::connect(addr).unwrap());
     }
-    let mut reactor = Reactor::new().unwrap();
+    let mut reactor = looking_reactor();
     let _entered = reactor.handle().enter();
     let listener = TcpListener::from_std(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
         .expect("register");
@@ -234,7 +239,7 @@ fn a_unix_peer_in_another_process_is_never_looked_for() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
         return be_the_child(std::os::unix::net::UnixStream::connect(path).unwrap());
     }
-    let mut reactor = Reactor::new().unwrap();
+    let mut reactor = looking_reactor();
     let _entered = reactor.handle().enter();
     let path = socket_path("child");
     let listener = UnixListener::bind(&path).unwrap();
@@ -253,7 +258,7 @@ fn a_unix_peer_in_another_process_is_never_looked_for() {
 
 #[test]
 fn a_unix_stream_connected_to_our_own_listener_looks() {
-    let mut reactor = Reactor::new().unwrap();
+    let mut reactor = looking_reactor();
     let _entered = reactor.handle().enter();
     let path = socket_path("own");
     let listener = UnixListener::bind(&path).unwrap();
@@ -268,7 +273,7 @@ fn a_unix_stream_connected_to_our_own_listener_looks() {
 
 #[test]
 fn a_look_that_wakes_another_sockets_reader_is_a_miss() {
-    let mut reactor = Reactor::new().unwrap();
+    let mut reactor = looking_reactor();
     let _entered = reactor.handle().enter();
     // `a` writes to `b`, whose reader never waits; `c`'s reader always does, and `d` makes
     // `c` readable just before each write, so each look finds `c`'s event first.
@@ -288,13 +293,15 @@ fn a_look_that_wakes_another_sockets_reader_is_a_miss() {
 }
 
 #[test]
-fn a_reactor_configured_not_to_wake_local_peers_never_looks() {
-    let mut reactor = Reactor::with_config(Config::new().wake_local_peers(false)).unwrap();
-    let _entered = reactor.handle().enter();
-    let (a, b) = UnixStream::pair().unwrap();
-    assert!(!a_write_wakes_the_waiting_reader(&a, &b));
-    let (client, server) = connected_tcp_pair(&mut reactor);
-    assert!(!a_write_wakes_the_waiting_reader(&client, &server));
-    assert!(!a_write_wakes_the_waiting_reader(&server, &client));
-    assert!(a.local_peer().is_none() && client.local_peer().is_none());
+fn a_default_reactor_and_one_configured_not_to_wake_local_peers_never_look() {
+    for config in [Config::new(), Config::new().wake_local_peers(false)] {
+        let mut reactor = Reactor::with_config(config).unwrap();
+        let _entered = reactor.handle().enter();
+        let (a, b) = UnixStream::pair().unwrap();
+        assert!(!a_write_wakes_the_waiting_reader(&a, &b));
+        let (client, server) = connected_tcp_pair(&mut reactor);
+        assert!(!a_write_wakes_the_waiting_reader(&client, &server));
+        assert!(!a_write_wakes_the_waiting_reader(&server, &client));
+        assert!(a.local_peer().is_none() && client.local_peer().is_none());
+    }
 }
