@@ -27,6 +27,7 @@ impl WorkerRunner {
             index: self.index,
             queue: self.queue,
             in_park: Cell::new(false),
+            ids: Cell::new((0, 0)),
             counters: &shared.counters[self.index],
         };
         let counters = &shared.counters[local.index];
