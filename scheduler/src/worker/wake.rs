@@ -3,9 +3,9 @@
 //! A task queued on one of this scheduler's own workers goes to that worker: a yield at the back
 //! of its queue, anything else in its LIFO slot (the task there before moves to the queue). From
 //! anywhere else it goes to the injector. Then at most one sleeping worker is woken, and only if
-//! the task would otherwise wait while nobody searches; the fences that pair with a parking
-//! worker's are on the paths where this worker may not look at its queues again soon (a push
-//! during a poll, a push from outside).
+//! the task would otherwise wait while nobody searches, and only a push that starts a wait
+//! looks; the fences that pair with a parking worker's are on the paths where this worker may
+//! not look at its queues again soon (a push during a poll, a push from outside).
 
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -80,9 +80,19 @@ impl Shared {
     /// will find the task, in the queue or, if the poll that woke it still runs, in the LIFO
     /// slot (`LifoSlot::steal`). The searcher throttles the wake-ups: while it is on its way,
     /// further pushes wake nobody.
+    ///
+    /// Only a push that makes a task wait where none waited (or a backlog where only the LIFO
+    /// task waited) looks at the idle state: tasks that already waited had that look when
+    /// their wait began, and a peer that parks since then sees them (`Idle::park`'s recheck).
+    /// A steal that emptied the queue meanwhile was made by a worker that is awake and will
+    /// recheck before it parks. Each look is a fence and a read of a line every parking or
+    /// searching worker writes: once per push, they were about a tenth of `spawn_recursively`'s
+    /// samples.
     pub(super) fn schedule_local(&self, local: &Local, task: NodeRef, origin: Origin) {
         let lifo = &self.lifos[local.index];
         let seq = self.polls[local.index].own_seq();
+        let queued_before = local.queue.len();
+        let waiting_before = queued_before + usize::from(lifo.is_occupied());
         if origin == Origin::Yield {
             local.queue.push(task);
         } else if let Some(previous) = lifo.put(task, seq) {
@@ -97,8 +107,13 @@ impl Shared {
         }
         let in_poll = seq % 2 == 1 && origin != Origin::Yield;
         let runs_next_here = usize::from(!in_poll);
-        if local.queue.len() + usize::from(lifo.is_occupied()) > runs_next_here {
-            self.notify_for_local_work(in_poll);
+        let queued = local.queue.len();
+        if queued + usize::from(lifo.is_occupied()) > runs_next_here {
+            // A wait begins: the first task waiting, or a backlog behind the LIFO task.
+            let began = waiting_before <= runs_next_here || (queued_before == 0 && queued > 0);
+            if began {
+                self.notify_for_local_work(in_poll);
+            }
         }
     }
 
