@@ -141,7 +141,10 @@ fn next_task(
         }
     }
     if let Some(task) = lifo.take() {
-        if *lifo_streak < MAX_LIFO_STREAK {
+        // The streak ends only for the queue's sake: with the queue empty, moving the task to
+        // it would only offer a chain of short polls to a searching peer, one hop at a time
+        // (the injector and events get their turn at the maintenance tick anyway).
+        if *lifo_streak < MAX_LIFO_STREAK || local.queue.is_empty() {
             *lifo_streak += 1;
             return Some(task);
         }
