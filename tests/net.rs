@@ -58,17 +58,9 @@ async fn an_echo_server_in_a_scope_serves_fifty_concurrent_clients_moving_100_kb
             .map(|id| {
                 s.spawn(async move {
                     let stream = TcpStream::connect(addr).await.unwrap();
-                    let (mut reader, mut writer) = stream.into_split();
-                    let sent = pattern(id, LEN);
-                    let to_send = sent.clone();
-                    let write = nursery::spawn(async move {
-                        writer.write_all(&to_send).await.unwrap();
-                        writer.close().await.unwrap();
-                    });
-                    let mut got = Vec::with_capacity(LEN);
-                    reader.read_to_end(&mut got).await.unwrap();
-                    write.await.unwrap();
-                    assert_same_bytes(&got, &sent, &format!("client {id}"));
+                    let (reader, writer) = stream.into_split();
+                    send_and_read_echo(reader, writer, pattern(id, LEN), &format!("client {id}"))
+                        .await;
                 })
             })
             .collect();

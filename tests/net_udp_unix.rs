@@ -112,17 +112,9 @@ async fn a_unix_listener_in_a_temp_dir_echoes_for_several_concurrent_clients() {
                     let path = path.clone();
                     s.spawn(async move {
                         let stream = UnixStream::connect(&path).await.unwrap();
-                        let (mut reader, mut writer) = stream.into_split();
-                        let sent = pattern(id, LEN);
-                        let to_send = sent.clone();
-                        let write = nursery::spawn(async move {
-                            writer.write_all(&to_send).await.unwrap();
-                            writer.close().await.unwrap();
-                        });
-                        let mut got = Vec::new();
-                        reader.read_to_end(&mut got).await.unwrap();
-                        write.await.unwrap();
-                        assert_same_bytes(&got, &sent, &format!("unix client {id}"));
+                        let (reader, writer) = stream.into_split();
+                        let what = format!("unix client {id}");
+                        send_and_read_echo(reader, writer, pattern(id, LEN), &what).await;
                     })
                 })
                 .collect();

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::channel::oneshot;
-use futures::io::AsyncWriteExt;
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use nursery::net::{TcpListener, TcpStream};
 
 /// Wraps `inner` and calls `on_pending` the first time `inner` returns `Pending`: from then on
@@ -78,6 +78,25 @@ pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
         panic!("{what}: byte {i} is {} but {} was sent", got[i], want[i]);
     }
     assert_eq!(got.len(), want.len(), "{what}: wrong length");
+}
+
+/// One client of an echo server over the two halves of its stream: a child task writes `sent`
+/// and closes the write half while this one reads the echo to EOF; panics (naming `what`) if
+/// the echo differs.
+pub async fn send_and_read_echo<R, W>(mut reader: R, mut writer: W, sent: Vec<u8>, what: &str)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let to_send = sent.clone();
+    let write = nursery::spawn(async move {
+        writer.write_all(&to_send).await.unwrap();
+        writer.close().await.unwrap();
+    });
+    let mut got = Vec::with_capacity(sent.len());
+    reader.read_to_end(&mut got).await.unwrap();
+    write.await.unwrap();
+    assert_same_bytes(&got, &sent, what);
 }
 
 /// Echoes everything `stream` sends until EOF, then closes its write half; returns the count.
