@@ -101,9 +101,8 @@ async fn a_unix_listener_in_a_temp_dir_echoes_for_several_concurrent_clients() {
                 loop {
                     let (stream, _) = listener.accept().await.unwrap();
                     conns.spawn(async move {
-                        let (reader, mut writer) = stream.into_split();
-                        futures::io::copy(reader, &mut writer).await.unwrap();
-                        writer.close().await.unwrap();
+                        let (reader, writer) = stream.into_split();
+                        echo_halves(reader, writer).await.unwrap();
                     });
                 }
             });

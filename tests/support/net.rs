@@ -101,7 +101,17 @@ where
 
 /// Echoes everything `stream` sends until EOF, then closes its write half; returns the count.
 pub async fn echo_connection(stream: TcpStream) -> io::Result<u64> {
-    let (reader, mut writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
+    echo_halves(reader, writer).await
+}
+
+/// Copies `reader` to `writer` until EOF, then closes `writer`; returns the count (the server
+/// side of an echo over any stream's two halves).
+pub async fn echo_halves<R, W>(reader: R, mut writer: W) -> io::Result<u64>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let echoed = futures::io::copy(reader, &mut writer).await?;
     writer.close().await?;
     Ok(echoed)
