@@ -82,8 +82,11 @@ const fn tick_of(state: usize) -> usize {
     state >> TICK_SHIFT
 }
 
-/// The readiness and waiters of one registration.
+/// The readiness and waiters of one registration. In this order (`repr(C)`): what a readiness
+/// event or a task's wait touches (the state word, the lock, a direction's inline waiter) lies
+/// together, at the start.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct ScheduledIo {
     /// Packed into the mio token with the slab index; an event whose token
     /// carries another generation belongs to an earlier occupant of the slot.
@@ -95,6 +98,7 @@ pub(crate) struct ScheduledIo {
 }
 
 #[derive(Debug)]
+#[repr(C)]
 struct Waiters {
     read: WaiterList,
     write: WaiterList,

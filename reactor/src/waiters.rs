@@ -69,12 +69,19 @@ impl WaiterKey {
 }
 
 /// The waiters of one direction.
+///
+/// The first anonymous waiter is kept inline, ahead of the rest (`repr(C)`): the common case,
+/// one task polling a socket through `poll_read`/`poll_write`, then registers and is woken
+/// without touching a heap line of its own, in the lines of the registration it already reads.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct WaiterList {
+    /// The first anonymous waiter (listed before those in `more`).
+    first: Option<Anonymous>,
+    /// The other anonymous waiters: one entry per waker of the `poll_*` callers.
+    more: Vec<Anonymous>,
     /// One slot per waiting future that holds a [`WaiterKey`]; `None` once woken.
     owned: Slab<Option<Waker>>,
-    /// One entry per waker of the `poll_*` callers.
-    anonymous: Vec<Anonymous>,
     /// The anonymous length at which the next new waker first sweeps.
     sweep_at: usize,
     /// When the last sweep ran.
@@ -124,8 +131,9 @@ impl WaiterList {
     /// An empty list (it allocates nothing until a task waits).
     pub(crate) fn new() -> WaiterList {
         WaiterList {
+            first: None,
+            more: Vec::new(),
             owned: Slab::new(),
-            anonymous: Vec::new(),
             sweep_at: SWEEP_MIN,
             last_sweep: None,
             sweep_period: SWEEP_PERIOD,
@@ -154,11 +162,12 @@ impl WaiterList {
     }
 
     fn register_anonymous(&mut self, waker: &Waker, after: &mut AfterUnlock) {
-        if let Some(entry) = self.anonymous.iter_mut().find(|e| e.waker.will_wake(waker)) {
+        let mut listed = self.first.iter_mut().chain(self.more.iter_mut());
+        if let Some(entry) = listed.find(|e| e.waker.will_wake(waker)) {
             entry.swept = false;
             return;
         }
-        if self.anonymous.len() >= self.sweep_at {
+        if self.anonymous_len() >= self.sweep_at {
             let now = Instant::now();
             let due = self
                 .last_sweep
@@ -167,27 +176,49 @@ impl WaiterList {
                 self.sweep(after);
                 self.last_sweep = Some(now);
             }
-            self.set_sweep_at(self.anonymous.len());
+            self.set_sweep_at(self.anonymous_len());
         }
-        self.anonymous.push(Anonymous {
+        let entry = Anonymous {
             waker: waker.clone(),
             swept: false,
-        });
+        };
+        match &self.first {
+            None => self.first = Some(entry),
+            Some(_) => self.more.push(entry),
+        }
+    }
+
+    /// How many anonymous waiters are listed.
+    fn anonymous_len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
     }
 
     /// Removes the anonymous waiters the previous sweep woke that have not polled since, and
     /// wakes the others (see the module docs).
     fn sweep(&mut self, after: &mut AfterUnlock) {
         let mut i = 0;
-        while i < self.anonymous.len() {
-            if self.anonymous[i].swept {
-                after.removed.push(self.anonymous.swap_remove(i).waker);
+        while i < self.more.len() {
+            if self.more[i].swept {
+                after.removed.push(self.more.swap_remove(i).waker);
             } else {
-                let entry = &mut self.anonymous[i];
+                let entry = &mut self.more[i];
                 entry.swept = true;
                 after.wake.push(entry.waker.clone());
                 i += 1;
             }
+        }
+        match &mut self.first {
+            Some(entry) if entry.swept => {
+                let removed = self.first.take().map(|entry| entry.waker);
+                after.removed.extend(removed);
+                // The inline place is for whichever waiter is listed first.
+                self.first = self.more.pop();
+            }
+            Some(entry) => {
+                entry.swept = true;
+                after.wake.push(entry.waker.clone());
+            }
+            None => {}
         }
     }
 
@@ -208,10 +239,17 @@ impl WaiterList {
     /// returns how many it moved.
     pub(crate) fn take_all(&mut self, wake: &mut Vec<Waker>) -> usize {
         let before = wake.len();
-        let anonymous = self.anonymous.len();
-        wake.extend(self.anonymous.drain(..).map(|entry| entry.waker));
-        for (_, slot) in self.owned.iter_mut() {
-            wake.extend(slot.take());
+        let anonymous = self.anonymous_len();
+        if let Some(entry) = self.first.take() {
+            wake.push(entry.waker);
+        }
+        if !self.more.is_empty() {
+            wake.extend(self.more.drain(..).map(|entry| entry.waker));
+        }
+        if !self.owned.is_empty() {
+            for (_, slot) in self.owned.iter_mut() {
+                wake.extend(slot.take());
+            }
         }
         // The tasks just woken are likely to wait again: room for them without a sweep.
         self.set_sweep_at(anonymous);
@@ -221,7 +259,14 @@ impl WaiterList {
     /// How many waiters the list holds (owned slots, woken or not, and anonymous entries).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.owned.len() + self.anonymous.len()
+        self.owned.len() + self.anonymous_len()
+    }
+
+    /// Whether `waker`'s task is listed as an anonymous waiter.
+    #[cfg(test)]
+    fn lists_anonymous(&self, waker: &Waker) -> bool {
+        let mut listed = self.first.iter().chain(self.more.iter());
+        listed.any(|e| e.waker.will_wake(waker))
     }
 }
 
@@ -351,15 +396,51 @@ mod tests {
     }
 
     #[test]
+    fn a_first_waiter_that_gave_up_is_swept_out_of_its_inline_place() {
+        let mut list = list_without_sweep_period();
+        let (gone, gone_waker) = counting_waker();
+        register(&mut list, &gone_waker, None); // listed first (inline), never polls again
+        let live: Vec<_> = (0..3 * SWEEP_MIN).map(|_| counting_waker()).collect();
+        for (_, waker) in &live {
+            register(&mut list, waker, None);
+        }
+        let mut seen = vec![0; live.len()];
+        for _round in 0..4 {
+            // A live task polls again whenever it was woken.
+            for ((counter, waker), seen) in live.iter().zip(&mut seen) {
+                if wakes(counter) != *seen {
+                    *seen = wakes(counter);
+                    register(&mut list, waker, None);
+                }
+            }
+            // New wakers set off the sweeps; each polls once and is gone.
+            for _ in 0..2 * SWEEP_MIN {
+                register(&mut list, &counting_waker().1, None);
+            }
+        }
+        assert!(!list.lists_anonymous(&gone_waker), "two sweeps removed it");
+        assert!(wakes(&gone) >= 1, "removed only after a sweep woke it");
+        // The inline place went to another waiter: it is not left empty while others wait.
+        assert!(list.first.is_some() && list.anonymous_len() <= 3 * SWEEP_MIN + 2 * SWEEP_MIN);
+        for ((counter, waker), seen) in live.iter().zip(&seen) {
+            let woken_since = wakes(counter) != *seen;
+            assert!(
+                list.lists_anonymous(waker) || woken_since,
+                "removed without a wake"
+            );
+        }
+    }
+
+    #[test]
     fn a_sweep_removes_no_waiter_it_has_not_woken() {
         let mut list = list_without_sweep_period();
         let waiters: Vec<_> = (0..100).map(|_| counting_waker()).collect();
         for (_, waker) in &waiters {
             register(&mut list, waker, None); // none of them polls again
         }
-        assert!(list.anonymous.len() < 100, "no sweep removed anything");
+        assert!(list.anonymous_len() < 100, "no sweep removed anything");
         for (counter, waker) in &waiters {
-            let listed = list.anonymous.iter().any(|e| e.waker.will_wake(waker));
+            let listed = list.lists_anonymous(waker);
             assert!(listed || wakes(counter) == 1, "removed without a wake");
         }
     }
@@ -387,7 +468,7 @@ mod tests {
         }
         // Within one sweep period, only the first sweep ran: every task is listed again,
         // woken once at most.
-        assert_eq!(list.anonymous.len(), 100);
+        assert_eq!(list.anonymous_len(), 100);
         assert!(seen.iter().all(|&n| n <= 1), "{seen:?}");
     }
 }
