@@ -120,3 +120,12 @@ pub(crate) fn model(preemptions: usize, body: impl Fn() + Sync + Send + 'static)
     }
     builder.check(body);
 }
+
+/// A spin loop's pause: a hint to the CPU, or under loom a yield to the other threads of the
+/// model (a loop that waits for another thread must let it run).
+pub(crate) fn spin_loop() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
