@@ -166,8 +166,8 @@ fn wake_many_from_one_task(rt: &nursery::Runtime, count: usize) {
 
 #[test]
 fn tasks_queued_behind_a_poll_that_blocks_its_worker_are_rescued_by_the_monitor() {
-    // Three woken tasks are below the backlog that wakes a peer, and the first one blocks its
-    // worker (spinning). Liveness: the others must still run. Two mechanisms see to it: the
+    // Three woken tasks, and the first one blocks its worker (spinning). Liveness: the others
+    // must still run. Besides the scheduler's own wake of a peer, two safety nets see to it: the
     // stall monitor sees the worker stuck and wakes a peer (`Scheduler::share_backlog_of`),
     // and a parked worker wakes to fire another worker's overdue timers (the waker's sleep
     // here). scheduler/tests/wake_policy.rs tests the wake rules one by one.

@@ -361,9 +361,8 @@ impl Scheduler {
     }
 
     /// For a monitor that sees worker `index` stuck in one poll: if tasks wait in that worker's
-    /// queue, wake a sleeping worker to steal them. (Tasks woken by a running task wake no peer
-    /// until a backlog builds up; behind a poll that blocks its thread they would otherwise wait
-    /// for that poll to end.)
+    /// queue or LIFO slot, wake a sleeping worker to take them. A safety net: the push that
+    /// queued them already woke a peer unless one was searching (`wake.rs`).
     pub fn share_backlog_of(&self, index: usize) {
         if self.shared.has_work_for_a_peer(index) {
             self.shared.notify_one();
