@@ -91,13 +91,16 @@ impl Shared {
     pub(super) fn schedule_local(&self, local: &Local, task: NodeRef, origin: Origin) {
         let lifo = &self.lifos[local.index];
         let seq = self.polls[local.index].own_seq();
-        let queued_before = local.queue.len();
-        let waiting_before = queued_before + usize::from(lifo.is_occupied());
-        if origin == Origin::Yield {
+        // Whether the push put a task in the queue (a yield, or the LIFO task it displaced).
+        let queued_one = if origin == Origin::Yield {
             local.queue.push(task);
+            true
         } else if let Some(previous) = lifo.put(task, seq) {
             local.queue.push(previous);
-        }
+            true
+        } else {
+            false
+        };
         if local.in_park.get() {
             // Woken from inside `park` (I/O, timers): this worker still counts as asleep,
             // and waking a sleeper now could pick this very worker, a wasted wake-up
@@ -108,7 +111,13 @@ impl Shared {
         let in_poll = seq % 2 == 1 && origin != Origin::Yield;
         let runs_next_here = usize::from(!in_poll);
         let queued = local.queue.len();
-        if queued + usize::from(lifo.is_occupied()) > runs_next_here {
+        let waiting = queued + usize::from(lifo.is_occupied());
+        if waiting > runs_next_here {
+            // What waited before this push, derived rather than read before it (one look at
+            // the queue's length, none on the `in_park` path). A steal in between makes it an
+            // underestimate, which only makes a wake-up check more likely.
+            let queued_before = queued.saturating_sub(usize::from(queued_one));
+            let waiting_before = waiting.saturating_sub(1);
             // A wait begins: the first task waiting, or a backlog behind the LIFO task.
             let began = waiting_before <= runs_next_here || (queued_before == 0 && queued > 0);
             if began {
