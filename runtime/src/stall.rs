@@ -5,8 +5,8 @@
 //! monitor looks every `threshold / 2` (at most every millisecond); a poll whose sequence number
 //! is still the same, odd value after `threshold` is reported once. A worker seen in the same
 //! poll twice has its queued tasks handed to a peer (`Scheduler::share_backlog_of`). When no
-//! worker has polled anything for two looks the monitor sleeps until a worker wakes up, so an
-//! idle runtime costs no CPU.
+//! worker has polled anything since the previous look, or every thread of the runtime waits,
+//! the monitor sleeps until a worker wakes up, so an idle runtime costs no CPU.
 
 use std::fmt;
 use std::panic::Location;
@@ -155,7 +155,9 @@ fn watch(
             if state.stop {
                 return;
             }
-            if quiet_rounds >= 2 {
+            // One quiet look (no poll since the one before, or every thread waiting): the
+            // runtime is idle, and a worker that wakes up wakes the monitor.
+            if quiet_rounds >= 1 {
                 state.sleeping = true;
                 monitor.asleep.store(true, Relaxed);
                 monitor
@@ -200,7 +202,9 @@ fn watch(
                 }
             }
         }
-        quiet_rounds = if any_activity { 0 } else { quiet_rounds + 1 };
+        // Every thread waiting now counts as quiet too, whatever ran since the last look.
+        let quiet = !any_activity || handle.inner.driver.all_idle();
+        quiet_rounds = if quiet { quiet_rounds + 1 } else { 0 };
     }
 }
 
@@ -218,4 +222,50 @@ fn name_of(handle: &Handle, id: u64) -> Option<String> {
 /// The default hook: print the report.
 pub(crate) fn print_report(report: &StallReport) {
     eprintln!("nursery: stall: {report}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_monitor_sleeps_once_the_runtime_is_idle_and_wakes_with_it() {
+        let rt = crate::Runtime::builder()
+            .worker_threads(2)
+            .stall_threshold(Some(Duration::from_millis(200)))
+            .build()
+            .unwrap();
+        let monitor = rt.handle().inner.driver.monitor.clone().unwrap();
+        let asleep_within = |limit: Duration| {
+            let deadline = Instant::now() + limit;
+            while !monitor.is_sleeping() {
+                if Instant::now() > deadline {
+                    return false;
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            true
+        };
+        for round in 0..2 {
+            let watched = monitor.clone();
+            let woke = rt.block_on(async move {
+                // Work wakes the monitor (a worker that leaves `park` wakes it).
+                crate::spawn(async move {
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    while watched.is_sleeping() && Instant::now() < deadline {
+                        crate::task::yield_now().await;
+                    }
+                    !watched.is_sleeping()
+                })
+                .await
+                .unwrap()
+            });
+            assert!(woke || round == 0, "work did not wake the sleeping monitor");
+            // Looks every 100 ms: asleep a look or two after the last poll.
+            assert!(
+                asleep_within(Duration::from_secs(5)),
+                "the monitor kept looking"
+            );
+        }
+    }
 }

@@ -90,6 +90,11 @@ impl Driver {
         })
     }
 
+    /// Whether every thread of the runtime waits: no task is runnable (see the module docs).
+    pub(crate) fn all_idle(&self) -> bool {
+        self.busy.load(SeqCst) == 0
+    }
+
     /// A waiting thread is woken: count it busy again (at most once per wait).
     pub(crate) fn wake_counted(&self, idle: &mut bool) {
         if std::mem::take(idle) {
