@@ -275,6 +275,7 @@ mod tests {
     use super::*;
     use crate::test_waker::{counting_waker, CountingWaker};
     use std::sync::atomic::Ordering;
+    use std::sync::Arc;
 
     fn wakes(counter: &CountingWaker) -> usize {
         counter.0.load(Ordering::SeqCst)
@@ -395,6 +396,20 @@ mod tests {
         assert!(most <= 4 * 50, "the list grew to {most}");
     }
 
+    /// Live tasks: each one woken since `seen` polls again (registers anew), as a live task does.
+    fn repoll_the_woken(
+        list: &mut WaiterList,
+        tasks: &[(Arc<CountingWaker>, Waker)],
+        seen: &mut [usize],
+    ) {
+        for ((counter, waker), seen) in tasks.iter().zip(seen) {
+            if wakes(counter) != *seen {
+                *seen = wakes(counter);
+                register(list, waker, None);
+            }
+        }
+    }
+
     #[test]
     fn a_first_waiter_that_gave_up_is_swept_out_of_its_inline_place() {
         let mut list = list_without_sweep_period();
@@ -406,13 +421,7 @@ mod tests {
         }
         let mut seen = vec![0; live.len()];
         for _round in 0..4 {
-            // A live task polls again whenever it was woken.
-            for ((counter, waker), seen) in live.iter().zip(&mut seen) {
-                if wakes(counter) != *seen {
-                    *seen = wakes(counter);
-                    register(&mut list, waker, None);
-                }
-            }
+            repoll_the_woken(&mut list, &live, &mut seen);
             // New wakers set off the sweeps; each polls once and is gone.
             for _ in 0..2 * SWEEP_MIN {
                 register(&mut list, &counting_waker().1, None);
@@ -459,12 +468,7 @@ mod tests {
         }
         let mut seen = vec![0; waiters.len()];
         for _round in 0..20 {
-            for ((counter, waker), seen) in waiters.iter().zip(&mut seen) {
-                if wakes(counter) != *seen {
-                    *seen = wakes(counter);
-                    register(&mut list, waker, None);
-                }
-            }
+            repoll_the_woken(&mut list, &waiters, &mut seen);
         }
         // Within one sweep period, only the first sweep ran: every task is listed again,
         // woken once at most.
