@@ -220,7 +220,9 @@ impl Builder {
     }
 
     /// Report any poll that blocks a worker for longer than `threshold` (default: 1 s); `None`
-    /// turns the stall detector off.
+    /// turns the stall detector off. Its monitor thread looks every `threshold / 2` while the
+    /// runtime is busy (and not at all while it is idle), so a report comes between one and one
+    /// and a half thresholds into the blocking poll.
     ///
     /// ```
     /// use std::time::Duration;
