@@ -117,13 +117,20 @@ impl Driver {
         if !self.timers.is_paused() {
             return false;
         }
+        // Every thread must already wait before the turn, not only after it: a worker still
+        // running may write to a socket after the turn looked (its peer's readiness then sits
+        // in epoll unseen) and go idle before the check below. It was seen: an echo's four
+        // bytes in the client's socket while the clock jumped (tests/virtual_time.rs, about one
+        // run in 700 with the CPUs busy). The last thread to go idle asks for the advance
+        // again (`request_advance`), so declining here delays it, never loses it.
+        let idle_before = self.busy.load(SeqCst) == 0;
         if self.turn(reactor, Some(Duration::ZERO)) {
             return true;
         }
         // Only the reactor's holder advances, so this check and the advance are not raced by
         // another advance; a thread that turns busy meanwhile was woken from outside the
         // runtime (another thread), which no ordering could tell from "just after".
-        if self.busy.load(SeqCst) != 0 {
+        if !idle_before || self.busy.load(SeqCst) != 0 {
             return false;
         }
         // A wheel's next expiration may be a lower bound (after a cancel): then nothing fires
