@@ -15,9 +15,10 @@
 //! (the scheduler's idle protocol), and the waker is itself busy while it pushes.
 //!
 //! While the clock is paused, nobody waits with a timeout, and only the holder of the reactor
-//! moves the clock ([`Driver::advance_with_reactor`]): it first polls the reactor without
-//! blocking (I/O that has already arrived runs first); then, if `busy` is still zero, it moves
-//! the clock to the earliest timer deadline and fires what is due. A thread that finds itself
+//! moves the clock ([`Driver::advance_with_reactor`]): only if `busy` is zero, it first polls
+//! the reactor without blocking (I/O that has already arrived runs first); then, if `busy` is
+//! still zero, it moves the clock to the earliest timer deadline and fires what is due. (Zero
+//! before the poll too: a thread still running could write to a socket after the poll looked.) A thread that finds itself
 //! the last to go idle without the reactor asks the holder to do it (`advance_requested`, then
 //! wakes the reactor).
 
