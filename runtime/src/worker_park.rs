@@ -18,7 +18,8 @@
 //! moves the clock ([`Driver::advance_with_reactor`]): only if `busy` is zero, it first polls
 //! the reactor without blocking (I/O that has already arrived runs first); then, if `busy` is
 //! still zero, it moves the clock to the earliest timer deadline and fires what is due. (Zero
-//! before the poll too: a thread still running could write to a socket after the poll looked.) A thread that finds itself
+//! before the poll too: a thread still running could write to a socket after the poll looked;
+//! if the last one went idle during the poll, it polls again.) A thread that finds itself
 //! the last to go idle without the reactor asks the holder to do it (`advance_requested`, then
 //! wakes the reactor).
 
@@ -120,19 +121,25 @@ impl Driver {
         }
         // Every thread must already wait before the turn, not only after it: a worker still
         // running may write to a socket after the turn looked (its peer's readiness then sits
-        // in epoll unseen) and go idle before the check below. It was seen: an echo's four
-        // bytes in the client's socket while the clock jumped (tests/virtual_time.rs, about one
-        // run in 700 with the CPUs busy). The last thread to go idle asks for the advance
-        // again (`request_advance`), so declining here delays it, never loses it.
-        let idle_before = self.busy.load(SeqCst) == 0;
-        if self.turn(reactor, Some(Duration::ZERO)) {
-            return true;
-        }
-        // Only the reactor's holder advances, so this check and the advance are not raced by
-        // another advance; a thread that turns busy meanwhile was woken from outside the
-        // runtime (another thread), which no ordering could tell from "just after".
-        if !idle_before || self.busy.load(SeqCst) != 0 {
-            return false;
+        // in epoll unseen) and go idle before the check. It was seen: an echo's four bytes in
+        // the client's socket while the clock jumped (tests/virtual_time.rs, about one run in
+        // 700 with the CPUs busy). If the last busy thread went idle during the turn, look
+        // again: its request for this advance may have been used up by this very turn.
+        loop {
+            let idle_before = self.busy.load(SeqCst) == 0;
+            if self.turn(reactor, Some(Duration::ZERO)) {
+                return true;
+            }
+            // Only the reactor's holder advances, so this check and the advance are not raced
+            // by another advance; a thread that turns busy meanwhile was woken from outside
+            // the runtime (another thread), which no ordering could tell from "just after". A
+            // thread still busy asks again when it goes idle last (`request_advance`).
+            if self.busy.load(SeqCst) != 0 {
+                return false;
+            }
+            if idle_before {
+                break;
+            }
         }
         // A wheel's next expiration may be a lower bound (after a cancel): then nothing fires
         // there, and the next one is later. Each step moves the clock forward.
