@@ -126,7 +126,7 @@ impl Driver {
         // 700 with the CPUs busy). If the last busy thread went idle during the turn, look
         // again: its request for this advance may have been used up by this very turn.
         loop {
-            let idle_before = self.busy.load(SeqCst) == 0;
+            let idle_before = self.all_idle();
             if self.turn(reactor, Some(Duration::ZERO)) {
                 return true;
             }
@@ -134,7 +134,7 @@ impl Driver {
             // by another advance; a thread that turns busy meanwhile was woken from outside
             // the runtime (another thread), which no ordering could tell from "just after". A
             // thread still busy asks again when it goes idle last (`request_advance`).
-            if self.busy.load(SeqCst) != 0 {
+            if !self.all_idle() {
                 return false;
             }
             if idle_before {
