@@ -358,6 +358,23 @@ impl Park for WorkerPark {
         self.0.unpark(index);
     }
 
+    /// On the worker's condvar, not in the reactor: a doze is shorter than the reactor's
+    /// millisecond timeouts. Counted busy throughout (the dozer looks again within the doze),
+    /// and not a candidate for taking the reactor over (`hand_off_reactor`: not `on_condvar`).
+    fn doze(&self, index: usize, timeout: Duration) {
+        let parker = &self.0.parkers[index];
+        let mut state = parker.state.lock();
+        if !std::mem::take(&mut state.notified) {
+            let deadline = Instant::now() + timeout;
+            parker
+                .state
+                .sleep_while(&mut state, Some(deadline), |state| !state.notified);
+            state.notified = false;
+        }
+        drop(state);
+        self.poll_events(index);
+    }
+
     fn poll_events(&self, index: usize) {
         let driver = &*self.0;
         if let Some(mut reactor) = driver.io.try_lock() {

@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub(crate) injector_pulls: Counter,
     pub(crate) parks: Counter,
     pub(crate) unparks: Counter,
+    pub(crate) dozes: Counter,
     pub(crate) budget_exhaustions: Counter,
 }
 
@@ -64,6 +65,9 @@ pub struct WorkerMetrics {
     /// Times the worker was woken to look for new work (by a spawn or a wake elsewhere), as
     /// opposed to waking by itself for I/O or a timer.
     pub unparks: u64,
+    /// Times the worker, searching, dozed instead of stealing: a peer's queued tasks were
+    /// moving through that peer's polls faster than they would by being taken.
+    pub dozes: u64,
     /// Times a resource returned `Pending` to a task polled here because the task had spent
     /// its cooperative budget (see [`coop`](crate::coop)).
     pub budget_exhaustions: u64,
@@ -81,6 +85,7 @@ impl Counters {
             injector_pulls: self.injector_pulls.get(),
             parks: self.parks.get(),
             unparks: self.unparks.get(),
+            dozes: self.dozes.get(),
             budget_exhaustions: self.budget_exhaustions.get(),
             queue_depth,
         }
@@ -92,7 +97,7 @@ impl fmt::Display for WorkerMetrics {
         write!(
             f,
             "worker {}: polls {}, steals {}, lifo steals {}, injector pulls {}, parks {}, \
-             unparks {}, budget exhaustions {}, queue {}",
+             unparks {}, dozes {}, budget exhaustions {}, queue {}",
             self.index,
             self.polls,
             self.steals,
@@ -100,6 +105,7 @@ impl fmt::Display for WorkerMetrics {
             self.injector_pulls,
             self.parks,
             self.unparks,
+            self.dozes,
             self.budget_exhaustions,
             self.queue_depth
         )

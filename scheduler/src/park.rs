@@ -22,6 +22,16 @@ pub trait Park: Send + Sync + 'static {
     /// woken outside any lock the implementation holds.
     fn poll_events(&self, index: usize);
 
+    /// Waits at most `timeout` (tens of microseconds) without taking on the reactor's wait,
+    /// returning early on [`unpark`](Park::unpark) (at once after one that came before), then
+    /// processes ready events as [`poll_events`](Park::poll_events) does. A searcher dozes
+    /// while a peer works through tasks queued behind it, to look again at that peer's progress
+    /// (`worker/search.rs`). The default sleeps out `timeout`, then polls events.
+    fn doze(&self, index: usize, timeout: std::time::Duration) {
+        std::thread::sleep(timeout);
+        self.poll_events(index);
+    }
+
     /// Called on worker `index`'s own thread when its loop starts, before any task (per-thread
     /// setup).
     fn on_worker_start(&self, _index: usize) {}

@@ -8,7 +8,8 @@
 //! - `wake.rs`: where a task goes when it is queued (`Shared::schedule`, `schedule_woken`) and
 //!   which idle worker is woken for it;
 //! - `run.rs`: the worker loop (`WorkerRunner::run`) and where it takes its next task;
-//! - `search.rs`: stealing from peers and the injector, and the short watch before parking.
+//! - `search.rs`: stealing from peers and the injector, and the short watch (and doze) before
+//!   parking.
 //!
 //! Invariants:
 //!
@@ -16,6 +17,8 @@
 //!   being polled. Only the worker that owns a queue pushes to it; peers only steal.
 //! - Work conserving: a queued task that its worker will not run next never waits while a peer
 //!   sleeps and nobody searches (`wake.rs`; the handshake with a parking worker is `idle.rs`'s).
+//!   A searcher that leaves a peer's queue to its owner (the owner works through it faster than
+//!   a steal would help) dozes beside it and judges it again within `search::DOZE`.
 //! - At most half the workers search at once; while any searches, pushes wake nobody
 //!   (`idle.rs`).
 //! - The scheduler outlives every wake that may touch it: a worker's loop holds a count of it,
@@ -67,6 +70,9 @@ pub(crate) struct Shared {
     lifos: Box<[LifoSlot]>,
     /// Each worker's counters, written by that worker only (see `metrics.rs`).
     counters: Box<[Counters]>,
+    /// Which workers doze (`search::doze`): a task injected from outside wakes one.
+    #[cfg(not(loom))]
+    dozing: Box<[std::sync::atomic::AtomicBool]>,
     /// Keeps the pool of recycled task cells while this scheduler lives.
     _cells: crate::task::recycle::PoolUser,
 }
@@ -238,6 +244,8 @@ impl Scheduler {
             polls: (0..workers).map(|_| PollSlot::default()).collect(),
             lifos: (0..workers).map(|_| LifoSlot::new()).collect(),
             counters: (0..workers).map(|_| Counters::default()).collect(),
+            #[cfg(not(loom))]
+            dozing: (0..workers).map(|_| Default::default()).collect(),
             _cells: crate::task::recycle::PoolUser::register(),
         });
         let runners = queues

@@ -4,7 +4,9 @@
 //! neither outside work nor I/O and timers starve behind a long local queue. With nothing found
 //! it searches (`search.rs`), then registers as a sleeper, looks once more, and parks.
 
-use super::search::{steal, steal_retrying, watch, Watched, XorShift};
+#[cfg(not(loom))]
+use super::search::doze;
+use super::search::{steal, steal_retrying, watch, Progress, Watched, XorShift};
 use std::cell::Cell;
 
 use super::{Local, Origin, Shared, WorkerRunner, LOCAL, MAINTENANCE_INTERVAL, MAX_LIFO_STREAK};
@@ -41,6 +43,7 @@ impl WorkerRunner {
         // Whether this worker took work from the injector since it last waited for some.
         let mut fed_from_outside = false;
         let mut rng = XorShift::new(local.index as u64 + 1);
+        let mut progress = Progress::new(shared.stealers.len());
         while !shared.shutdown.load(Acquire) {
             tick = tick.wrapping_add(1);
             if tick % MAINTENANCE_INTERVAL == 0 {
@@ -59,13 +62,14 @@ impl WorkerRunner {
             if task.is_none() {
                 searching = searching || shared.idle.try_start_searching();
                 if searching {
-                    task = steal(&shared, &local, &mut rng);
+                    task = steal(&shared, &local, &mut rng, &mut progress);
                 }
             }
             match task {
                 Some(task) => {
                     if searching {
                         searching = false;
+                        progress.forget();
                         if shared.idle.stop_searching() {
                             // The last searcher found work: more may be waiting, so wake a
                             // peer to look.
@@ -82,7 +86,8 @@ impl WorkerRunner {
                 }
                 None => {
                     if searching {
-                        match watch(&shared, &local, std::mem::take(&mut fed_from_outside)) {
+                        let fed = std::mem::take(&mut fed_from_outside);
+                        match watch(&shared, &local, fed, &mut progress) {
                             Watched::Task(task) => {
                                 counters.lifo_steals.add(1);
                                 // Found as a searcher: run it on the next turn of the loop.
@@ -90,8 +95,14 @@ impl WorkerRunner {
                                 continue;
                             }
                             Watched::Work => continue,
+                            Watched::Busy => {
+                                #[cfg(not(loom))]
+                                doze(&shared, &local);
+                                continue;
+                            }
                             Watched::Nothing => {}
                         }
+                        progress.forget();
                     }
                     shared.idle.park(local.index, searching);
                     if !(shared.work_for_a_parking_worker() || shared.shutdown.load(Acquire)) {

@@ -130,7 +130,19 @@ impl Shared {
     /// alive until this returns: once the task is pushed, it may run and complete at once.
     pub(super) fn inject(&self, task: NodeRef) {
         self.injector.push(task);
-        self.notify_one();
+        if !self.notify_one() {
+            self.wake_a_dozer();
+        }
+    }
+
+    /// A task injected while a searcher dozes (`search::doze`) would wait out the doze: wake
+    /// the dozer. After `notify_one`'s fence, so that either this sees the dozer's flag or the
+    /// dozer sees the task.
+    fn wake_a_dozer(&self) {
+        #[cfg(not(loom))]
+        if let Some(index) = self.dozing.iter().position(|d| d.load(SeqCst)) {
+            self.park.unpark(index);
+        }
     }
 
     /// Between polls (after `park`, at the maintenance tick): wakes a peer if more tasks wait
@@ -160,9 +172,15 @@ impl Shared {
         self.notify_one();
     }
 
-    pub(super) fn notify_one(&self) {
-        if let Some(index) = self.idle.worker_to_wake() {
-            self.park.unpark(index);
+    /// Wakes a sleeping worker to search, unless one is searching or none sleeps. Returns
+    /// whether it woke one.
+    pub(super) fn notify_one(&self) -> bool {
+        match self.idle.worker_to_wake() {
+            Some(index) => {
+                self.park.unpark(index);
+                true
+            }
+            None => false,
         }
     }
 
