@@ -32,7 +32,8 @@ pub(super) fn steal_retrying(injector: &Injector<NodeRef>) -> Steal<NodeRef> {
     }
 }
 
-/// How long a searcher fed from the injector watches it before it parks.
+/// The longest a searcher watches (the injector, or a peer's stuck LIFO task) before it parks
+/// or dozes.
 #[cfg(not(loom))]
 const WATCH: Duration = Duration::from_micros(20);
 
@@ -122,12 +123,13 @@ impl Progress {
         }
         #[cfg(not(loom))]
         {
-            let seq = shared.polls[victim].seq();
             let now = Instant::now();
             let sight = &mut self.sights[victim];
+            // The peer's poll slot is read only when needed: the peer writes that line at
+            // every poll (see `LOOKS_PER_SLOT_READ`).
             let Some(last) = *sight else {
                 *sight = Some(Sight {
-                    seq,
+                    seq: shared.polls[victim].seq(),
                     at: now,
                     judged: false,
                 });
@@ -139,6 +141,7 @@ impl Progress {
                     false => Verdict::Unknown,
                 };
             }
+            let seq = shared.polls[victim].seq();
             // `seq` is bumped at every poll's start and end: odd during one.
             let finished = (seq / 2).wrapping_sub(last.seq / 2);
             if seq == last.seq || queued as u64 >= finished {
