@@ -8,7 +8,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+
+mod support;
+
+use support::compute_until;
 
 /// The two tasks of a pair take turns until the runtime's idle worker has dozed (`true`) or
 /// they give up (`false`); one decision for both.
@@ -37,18 +40,6 @@ impl UntilADoze {
         }
         unreachable!("the loop returns once decided")
     }
-}
-
-/// Computes (keeps its worker) until `flag` is set; returns whether it was, within 10 s.
-fn compute_until(flag: &AtomicBool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !flag.load(SeqCst) {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
 }
 
 #[test]

@@ -16,24 +16,16 @@ use std::time::{Duration, Instant};
 use futures::channel::oneshot;
 use futures::io::AsyncReadExt as _;
 
+mod support;
+
+use support::compute_until;
+
 fn runtime() -> nursery::Runtime {
     nursery::Runtime::builder()
         .worker_threads(2)
         .stall_threshold(None)
         .build()
         .expect("runtime")
-}
-
-/// Computes (keeps its worker) until `flag` is set; returns whether it was, within 10 s.
-fn compute_until(flag: &AtomicBool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !flag.load(SeqCst) {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
-    true
 }
 
 /// Two flags: each side sets its own when it starts, then computes until the other's is set.

@@ -5,7 +5,7 @@ pub mod net;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -114,4 +114,16 @@ pub fn runtime(workers: usize) -> nursery::Runtime {
         .worker_threads(workers)
         .build()
         .expect("runtime")
+}
+
+/// Computes (keeps its worker) until `flag` is set; returns whether it was, within 10 s.
+pub fn compute_until(flag: &AtomicBool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !flag.load(SeqCst) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
 }
