@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
@@ -99,14 +100,19 @@ fn an_unhandled_failure_in_a_dropped_scope_is_reported_to_the_hook() {
         // A scope whose child fails, dropped without being awaited to the end: its parent is
         // supervised, so nobody will ever see the failure.
         let (unwound, child_unwound) = oneshot::channel::<()>();
+        let (go, gate) = oneshot::channel::<()>();
         let mut inner = Box::pin(nursery::scope(|s| async move {
             s.spawn(async move {
                 let _signal = SendOnDrop(Some(unwound));
+                // Not before the scope's first poll has returned: a child that failed and
+                // completed during that poll would make the scope re-raise it right there.
+                let _ = gate.await;
                 panic!("intentional: a child of a dropped scope fails")
             });
         }));
         let first = futures::poll!(inner.as_mut());
         assert!(first.is_pending(), "the scope waits for its child");
+        go.send(()).unwrap();
         let _ = child_unwound.await;
         // The child has unwound; its completion (and the scope's) follows at once.
         nursery::time::sleep(Duration::from_millis(200)).await;
@@ -115,6 +121,36 @@ fn an_unhandled_failure_in_a_dropped_scope_is_reported_to_the_hook() {
     let (kind, text) = faults
         .recv_timeout(Duration::from_secs(10))
         .expect("the hook never saw the dropped scope's failure");
+    assert_eq!(kind, FaultKind::UnhandledFailure);
+    assert!(text.contains("unhandled failure"), "{text}");
+}
+
+#[test]
+fn a_failure_that_completes_a_scope_after_it_was_dropped_is_reported_to_the_hook() {
+    let (rt, faults) = runtime_with_hook();
+    rt.block_on(nursery::supervised(|_| async {
+        // The scope is dropped while its child is still in the middle of a poll; the child
+        // then fails, and the scope completes with nobody left to re-raise the failure.
+        let (started, child_started) = oneshot::channel::<()>();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let scope_dropped = dropped.clone();
+        let mut inner = Box::pin(nursery::scope(|s| async move {
+            s.spawn(async move {
+                let _ = started.send(());
+                while !scope_dropped.load(SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                panic!("intentional: a child fails after its scope was dropped")
+            });
+        }));
+        assert!(futures::poll!(inner.as_mut()).is_pending());
+        let _ = child_started.await;
+        drop(inner);
+        dropped.store(true, SeqCst);
+    }));
+    let (kind, text) = faults
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the hook never saw the failure of a scope completed after its drop");
     assert_eq!(kind, FaultKind::UnhandledFailure);
     assert!(text.contains("unhandled failure"), "{text}");
 }

@@ -149,6 +149,22 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
         // SAFETY: the join handle is gone, so the completer owns the output.
         unsafe { (header.vtable.drop_output)(node.ptr()) };
     }
+    if snapshot.is_group() && !before.has_join_interest() {
+        // The owner dropped the group before it completed (`Group::drop` saw it incomplete,
+        // so it left the failure to this): nobody will re-raise it here.
+        if let Some(failure) = header.tree.lock().take_failure() {
+            match &parent {
+                Some(parent) if propagates => record_failure(parent, failure),
+                _ => report(
+                    Fault::new(
+                        FaultKind::UnhandledFailure,
+                        format!("unhandled failure in a dropped scope: {failure:?}"),
+                    )
+                    .with_task_id(node.id()),
+                ),
+            }
+        }
+    }
     if before.has_join_waker() {
         let waiter = header.tree.lock().waiter.take();
         if let Some(w) = waiter {
