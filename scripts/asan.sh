@@ -48,7 +48,7 @@ export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0${ASAN_OPTIO
 # run, against its 128 MiB bound; 7-12 MiB without ASan), not the pool's stacks.
 # `scope`'s a_forgotten_scope_future_cannot_leak_its_children `mem::forget`s a scope future on
 # purpose: the box and, through its `Handle`, the runtime's shared state are leaked by design.
-ROOT_TESTS=(async_fd blocking cancel doze dns embed memory net net_emfile runtime
+ROOT_TESTS=(async_fd blocking cancel diagnostics doze dns embed memory net net_emfile runtime
             scope scope_body_spawns scope_limit scope_next_finished semantics shared_sockets
             shutdown signal socket_options soundness timer work_conserving
             tree reliability_cancel_every_poll reliability_deep_trees reliability_faults
