@@ -302,21 +302,21 @@ impl<'a, T: AsRawFd> AsyncFdReadyGuard<'a, T> {
     /// # Examples
     ///
     /// ```
-    /// use std::io::{ErrorKind, Read};
-    /// use std::time::Duration;
+    /// use std::io::{ErrorKind, Read, Write};
     /// use nursery::net::AsyncFd;
     ///
     /// let rt = nursery::Runtime::builder().worker_threads(1).build()?;
     /// rt.block_on(async {
-    ///     let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
     ///     a.set_nonblocking(true)?;
     ///     let fd = AsyncFd::new(a)?;
     ///     let mut guard = fd.readable().await?; // a new AsyncFd starts ready
     ///     let error = fd.get_ref().read(&mut [0; 4]).unwrap_err();
     ///     assert_eq!(error.kind(), ErrorKind::WouldBlock);
-    ///     guard.clear_ready();
-    ///     let wait = nursery::time::timeout(Duration::from_millis(20), fd.readable()).await;
-    ///     assert!(wait.is_err()); // nothing more came
+    ///     guard.clear_ready(); // the next wait waits for the reactor to see more
+    ///     b.write_all(b"ping")?;
+    ///     let _guard = fd.readable().await?;
+    ///     assert_eq!(fd.get_ref().read(&mut [0; 4])?, 4);
     ///     Ok::<_, std::io::Error>(())
     /// })?;
     /// # Ok::<(), std::io::Error>(())
