@@ -99,18 +99,7 @@ impl Drop for Group {
         if self.node.header().state.drop_join_interest() {
             // Complete already: a failure nobody re-raised goes to the parent.
             if let Some(failure) = tree::take_failure(&self.node) {
-                match &self.parent {
-                    Some(parent) if !parent.header().state.load().is_supervised() => {
-                        tree::record_failure(parent, failure)
-                    }
-                    _ => crate::diagnostics::report(
-                        crate::diagnostics::Fault::new(
-                            crate::diagnostics::FaultKind::UnhandledFailure,
-                            format!("unhandled failure in a dropped scope: {failure:?}"),
-                        )
-                        .with_task_id(self.node.id()),
-                    ),
-                }
+                tree::hand_on_abandoned_failure(&self.node, self.parent.as_ref(), failure);
             }
         }
     }

@@ -153,16 +153,7 @@ fn complete_one(node: &NodeRef) -> Option<NonNull<Header>> {
         // The owner dropped the group before it completed (`Group::drop` saw it incomplete,
         // so it left the failure to this): nobody will re-raise it here.
         if let Some(failure) = header.tree.lock().take_failure() {
-            match &parent {
-                Some(parent) if propagates => record_failure(parent, failure),
-                _ => report(
-                    Fault::new(
-                        FaultKind::UnhandledFailure,
-                        format!("unhandled failure in a dropped scope: {failure:?}"),
-                    )
-                    .with_task_id(node.id()),
-                ),
-            }
+            hand_on_abandoned_failure(node, parent.as_deref(), failure);
         }
     }
     if before.has_join_waker() {
@@ -189,6 +180,27 @@ pub(crate) fn register_waiter(node: &NodeRef, waker: &std::task::Waker) -> bool 
     // Published after storing: a completer that sees the bit finds the waker under the lock;
     // one that came first is seen here as COMPLETE.
     header.state.set_join_waker().is_complete()
+}
+
+/// The failure of a group whose owner is gone (a dropped scope future), which nobody will
+/// re-raise: to a parent that takes its children's failures, else to the fault hook.
+pub(crate) fn hand_on_abandoned_failure(
+    group: &NodeRef,
+    parent: Option<&NodeRef>,
+    failure: Failure,
+) {
+    match parent {
+        Some(parent) if !parent.header().state.load().is_supervised() => {
+            record_failure(parent, failure)
+        }
+        _ => report(
+            Fault::new(
+                FaultKind::UnhandledFailure,
+                format!("unhandled failure in a dropped scope: {failure:?}"),
+            )
+            .with_task_id(group.id()),
+        ),
+    }
 }
 
 /// A failure that stays at the child (its parent is the root or a supervised scope): hand it to

@@ -16,8 +16,8 @@ mod complete;
 
 pub(crate) use cancel::{cancel_subtree, schedule_if_idle};
 pub(crate) use complete::{
-    close_group_body, finish_body, record_failure, register_waiter, release_pending,
-    set_failure_handler, take_failure, wake_waiter,
+    close_group_body, finish_body, hand_on_abandoned_failure, record_failure, register_waiter,
+    release_pending, set_failure_handler, take_failure, wake_waiter,
 };
 
 use std::ptr::NonNull;
