@@ -231,3 +231,76 @@ fn io_that_becomes_ready_while_the_worker_that_saw_the_last_event_computes_is_se
         "the second byte's reader waited for the first one's computation"
     );
 }
+
+/// A waker that only raises a flag: a timer registered with it wakes no task, so the test sees
+/// when the timer fired, not when a worker got round to a task.
+fn flag_waker(flag: &Arc<AtomicBool>) -> std::task::Waker {
+    struct Flag(Arc<AtomicBool>);
+    impl futures::task::ArcWake for Flag {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.store(true, SeqCst);
+        }
+    }
+    futures::task::waker(Arc::new(Flag(flag.clone())))
+}
+
+/// Registers a 1 ms timer whose expiry raises `fired`, from the calling thread.
+fn register_timer(fired: &Arc<AtomicBool>) -> std::pin::Pin<Box<nursery::time::Sleep>> {
+    let mut sleep = Box::pin(nursery::time::sleep(Duration::from_millis(1)));
+    let waker = flag_waker(fired);
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(std::future::Future::poll(sleep.as_mut(), &mut cx).is_pending());
+    sleep
+}
+
+#[test]
+fn a_timer_set_by_a_worker_that_goes_on_computing_is_fired_by_the_sleeping_one() {
+    // The timer goes into the wheel of the worker that registers it, which then blocks in a
+    // long poll. The other worker went to sleep before the timer existed, so it planned no
+    // wake-up for it: it must be told of the new deadline, or the timer waits for the poll.
+    let rt = runtime();
+    let ok = rt.block_on(async {
+        nursery::spawn(async {
+            // Blocks this worker while the other one goes to sleep (nothing else is runnable).
+            std::thread::sleep(Duration::from_millis(5));
+            let fired = Arc::new(AtomicBool::new(false));
+            let _sleep = register_timer(&fired);
+            compute_until(&fired)
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        ok,
+        "the timer waited for the poll of the worker that set it"
+    );
+}
+
+#[test]
+fn a_timer_set_from_outside_in_a_computing_workers_wheel_is_fired_by_the_sleeping_one() {
+    // Timers registered outside the workers go to the wheels in turn, so over eight rounds
+    // some land in the wheel of the worker that computes; the other one sleeps meanwhile.
+    let rt = runtime();
+    rt.block_on(async {
+        for round in 0..8 {
+            let computing = Arc::new(AtomicBool::new(false));
+            let fired = Arc::new(AtomicBool::new(false));
+            let (c, f) = (computing.clone(), fired.clone());
+            let task = nursery::spawn(async move {
+                c.store(true, SeqCst);
+                compute_until(&f)
+            });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !computing.load(SeqCst) && Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            // This thread waits while the idle worker goes back to sleep.
+            std::thread::sleep(Duration::from_millis(5));
+            let _sleep = register_timer(&fired);
+            assert!(
+                task.await.unwrap(),
+                "round {round}: the timer waited for the poll of its wheel's worker"
+            );
+        }
+    });
+}

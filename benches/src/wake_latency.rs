@@ -33,6 +33,9 @@ pub const TIMER_DELAY: Duration = Duration::from_millis(2);
 /// What each task of the fan-out-compute case computes after its wake.
 pub const FANOUT_COMPUTE: Duration = Duration::from_millis(40);
 
+/// How long the worker that registered a timer computes in the timer-behind-a-poll case.
+pub const BLOCKING_POLL: Duration = Duration::from_millis(20);
+
 /// The fan-outs of the latency scenarios.
 pub const FANOUTS: [usize; 3] = [2, 4, 64];
 /// The fan-outs of the fan-out-compute case.
@@ -409,6 +412,31 @@ async fn compute_task<S: Side>(fanout: usize) -> Duration {
         last = last.max(worker.await);
     }
     last - start
+}
+
+/// One round of the timer-behind-a-poll case on `side`: a task registers a timer
+/// [`TIMER_DELAY`] ahead, and the worker that polled it then computes [`BLOCKING_POLL`] in
+/// another task's poll. The timer's lateness: its task's first poll after the deadline − the
+/// deadline. `None` if the timer was registered on another worker than the one that computes
+/// (the round then says nothing about a timer behind a poll).
+pub fn timer_behind_poll_round<S: Side>(side: &S) -> Option<Duration> {
+    side.run(Box::pin(timer_behind_poll_task::<S>()))
+}
+
+async fn timer_behind_poll_task<S: Side>() -> Option<Duration> {
+    let (countdown, registered) = Countdown::new(1);
+    let countdown = Arc::new(countdown);
+    let deadline = Instant::now() + TIMER_DELAY;
+    let sleeper = S::spawn(async move {
+        let thread = std::thread::current().id();
+        tick_after_first_poll(S::sleep_until(deadline), &countdown).await;
+        (Instant::now().saturating_duration_since(deadline), thread)
+    });
+    registered.await.expect("the sleeper ticks the countdown");
+    let computing = std::thread::current().id();
+    spin(BLOCKING_POLL);
+    let (late, registered_on) = sleeper.await;
+    (registered_on == computing).then_some(late)
 }
 
 /// The percentiles a latency table shows, by nearest rank.

@@ -2,7 +2,9 @@
 //!
 //! The first worker to park takes the reactor and blocks in `epoll_wait`/`kevent`; the others
 //! wait on their condition variable. Each waits at most until the nearest deadline of its own
-//! timer wheel. `unpark` reaches a worker wherever it waits.
+//! timer wheel, or a grace after another wheel's (`time::wheels` says which grace and why);
+//! [`Driver::deadline_moved_up`] wakes one when a deadline comes that it did not plan for.
+//! `unpark` reaches a worker wherever it waits.
 //!
 //! # Auto-advance of a paused clock
 //!
@@ -24,7 +26,7 @@
 //! wakes the reactor).
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +59,10 @@ pub(crate) struct Driver {
 #[repr(align(128))]
 struct Parker {
     state: Sleeper<ParkState>,
+    /// Set (under `state`'s lock) before the worker reads the timer wheels to plan its wake-up,
+    /// cleared when it wakes: a hint that spares `Driver::deadline_moved_up` the locks of
+    /// workers that are running. The truth is `ParkState::idle`.
+    asleep: AtomicBool,
 }
 
 #[derive(Default)]
@@ -68,6 +74,8 @@ struct ParkState {
     on_condvar: bool,
     /// Waiting and counted idle: not in `Driver::busy`.
     idle: bool,
+    /// When the worker wakes by itself, on the runtime's clock (`None`: only when woken).
+    wake_at: Option<Instant>,
 }
 
 impl Driver {
@@ -255,6 +263,55 @@ impl Driver {
         }
     }
 
+    /// A parked worker is awake again (under its lock): it no longer plans a wake-up.
+    fn awake(&self, parker: &Parker, state: &mut ParkState) {
+        state.wake_at = None;
+        parker.asleep.store(false, Relaxed);
+    }
+
+    /// Timer deadline `at` became the nearest of worker `wheel`'s wheel (inserted by that
+    /// worker if `by_owner`, else from outside the workers), and the sleepers may have planned
+    /// their wake-ups without it (see `time::wheels`). The owner, if it sleeps, must wake for
+    /// it; if it is busy (it may block in a poll past `at`), a sleeping peer must: the first
+    /// one found is woken to plan again, unless one already wakes by then.
+    pub(crate) fn deadline_moved_up(&self, wheel: usize, at: Instant, by_owner: bool) {
+        if self.timers.is_paused() {
+            // Nobody waits with a timeout; a sleeping owner looks at its wheel again.
+            if !by_owner {
+                self.unpark(wheel);
+            }
+            return;
+        }
+        if !by_owner && self.parkers[wheel].asleep.load(Relaxed) {
+            let state = self.parkers[wheel].state.lock();
+            if state.idle {
+                let late = state.wake_at.is_none_or(|wake| wake > at);
+                drop(state);
+                if late {
+                    self.unpark(wheel);
+                }
+                return;
+            }
+        }
+        let mut sleeper = None;
+        for (other, parker) in self.parkers.iter().enumerate() {
+            if other == wheel || !parker.asleep.load(Relaxed) {
+                continue;
+            }
+            let state = parker.state.lock();
+            if !state.idle {
+                continue;
+            }
+            if state.wake_at.is_some_and(|wake| wake <= at) {
+                return; // already wakes in time
+            }
+            sleeper.get_or_insert(other);
+        }
+        if let Some(other) = sleeper {
+            self.unpark(other);
+        }
+    }
+
     /// Wakes worker `index` wherever it waits (or makes its next park return at once).
     pub(crate) fn unpark(&self, index: usize) {
         let parker = &self.parkers[index];
@@ -301,7 +358,12 @@ impl Park for WorkerPark {
             return;
         }
         let last = driver.go_idle(&mut state.idle);
-        let timeout = driver.timers.park_timeout(index);
+        // Marked before the wheels are read (the order `time::wheels`' module docs rely on).
+        parker.asleep.store(true, Relaxed);
+        state.wake_at = driver
+            .timers
+            .park_deadline(index, |other| driver.parkers[other].asleep.load(Relaxed));
+        let timeout = state.wake_at.map(|at| driver.timers.until(at));
         if let Some(mut reactor) = driver.io.try_lock() {
             state.in_reactor = true;
             drop(state);
@@ -328,6 +390,7 @@ impl Park for WorkerPark {
             state.in_reactor = false;
             state.notified = false;
             driver.wake_counted(&mut state.idle);
+            driver.awake(parker, &mut state);
             drop(state);
             drop(reactor);
             // Leaving the reactor with work to run: a sleeping peer takes it over.
@@ -346,6 +409,7 @@ impl Park for WorkerPark {
             state.notified = false;
             state.on_condvar = false;
             driver.wake_counted(&mut state.idle);
+            driver.awake(parker, &mut state);
             // Released before firing: a wake may unpark this very worker (still registered as
             // a sleeper), which takes this lock.
             drop(state);

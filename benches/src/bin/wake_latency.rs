@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `--filter` keeps the scenarios whose name contains it (`--filter task/busy`,
-//! `--filter /64`, `--filter fanout_compute`).
+//! `--filter /64`, `--filter fanout_compute`, `--filter timer_behind_poll`).
 //!
 //! Both runtimes are built by `runtimes` with the same worker count (2 by default). Each round
 //! runs as a spawned task (never on the `block_on` thread) that spawns the waiters, waits until
@@ -42,6 +42,13 @@
 //! oneshots and awaits them; each computes (spins) 40 ms. Wall time from the first wake to the
 //! last finish. Ideal: ⌈K / workers⌉ × 40 ms plus a little (40–45 ms for K = 2 at 2 workers).
 //!
+//! Timer-behind-a-poll case, `timer_behind_poll`: a task registers a timer 2 ms ahead
+//! (its first poll), and the worker that polled it goes on to compute 20 ms in the round's
+//! task (a handler that blocks its worker). The timer's lateness, as for waker `timer`; only
+//! rounds where the timer was registered on the computing worker count (the table says how
+//! many). On nursery that worker's wheel holds the timer, and a sleeping worker must fire it;
+//! tokio's parked driver fires every timer.
+//!
 //! Every scenario gets one warm-up round per runtime, then `--rounds` paired rounds (ABBA
 //! order, as in `compare`); the fan-out-64 scenarios and the fan-out-compute case, whose rounds
 //! are long (up to 64 × 2 ms of work, or 8 × 40 ms), get an eighth of them (at least 3, at most
@@ -56,8 +63,8 @@ use std::time::{Duration, Instant};
 use nursery_bench::runtimes;
 use nursery_bench::stats::{format_duration, Summary};
 use nursery_bench::wake_latency::{
-    compute_round, latency_round, NurserySide, Percentiles, Scenario, Side, TokioSide,
-    COMPUTE_FANOUTS, FANOUT_COMPUTE,
+    compute_round, latency_round, timer_behind_poll_round, NurserySide, Percentiles, Scenario,
+    Side, TokioSide, BLOCKING_POLL, COMPUTE_FANOUTS, FANOUT_COMPUTE,
 };
 
 const USAGE: &str = "\
@@ -116,6 +123,8 @@ fn compute_name(fanout: usize) -> String {
     format!("fanout_compute/{fanout}")
 }
 
+const TIMER_BEHIND_POLL: &str = "timer_behind_poll";
+
 fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(options) => options,
@@ -132,6 +141,7 @@ fn main() -> ExitCode {
         .into_iter()
         .filter(|&k| compute_name(k).contains(&options.filter))
         .collect();
+    let behind_poll = TIMER_BEHIND_POLL.contains(&options.filter);
     if options.list {
         for s in &scenarios {
             println!("{}", s.name());
@@ -139,9 +149,12 @@ fn main() -> ExitCode {
         for &k in &compute_fanouts {
             println!("{}", compute_name(k));
         }
+        if behind_poll {
+            println!("{TIMER_BEHIND_POLL}");
+        }
         return ExitCode::SUCCESS;
     }
-    if scenarios.is_empty() && compute_fanouts.is_empty() {
+    if scenarios.is_empty() && compute_fanouts.is_empty() && !behind_poll {
         eprintln!(
             "no scenario matches {:?} (see --list)",
             options.filter.as_str()
@@ -193,6 +206,20 @@ fn main() -> ExitCode {
         );
         compute_rows.push((k, n, t));
     }
+    let behind_poll_row = behind_poll.then(|| {
+        let started = Instant::now();
+        let (n, t) = paired(options.rounds, |side| match side {
+            Turn::Nursery => timer_behind_poll_round(&nursery),
+            Turn::Tokio => timer_behind_poll_round(&tokio),
+        });
+        eprintln!(
+            "  {:<24} done in {}",
+            TIMER_BEHIND_POLL,
+            format_duration(started.elapsed())
+        );
+        let counted = |v: Vec<Option<Duration>>| v.into_iter().flatten().collect::<Vec<_>>();
+        (counted(n), counted(t))
+    });
     eprintln!("total {}", format_duration(total.elapsed()));
 
     if !latency_rows.is_empty() {
@@ -200,6 +227,9 @@ fn main() -> ExitCode {
     }
     if !compute_rows.is_empty() {
         print_compute_table(&compute_rows, &options, sparse_rounds);
+    }
+    if let Some((n, t)) = behind_poll_row {
+        print_behind_poll_table(&n, &t, &options);
     }
     ExitCode::SUCCESS
 }
@@ -320,5 +350,35 @@ fn print_compute_table(
          them, each spins {}; wall time from the first wake to the last finish.",
         options.workers,
         format_duration(FANOUT_COMPUTE)
+    );
+}
+
+fn print_behind_poll_table(n: &[Duration], t: &[Duration], options: &Options) {
+    println!(
+        "| timer behind a poll | {} p50 / p99 / max (rounds) | {} p50 / p99 / max (rounds) |",
+        NurserySide::NAME,
+        TokioSide::NAME
+    );
+    println!("|---|---:|---:|");
+    let cell = |samples: &[Duration]| {
+        Percentiles::of(samples).map_or("-".to_owned(), |p| {
+            format!(
+                "{} / {} / {} ({})",
+                format_duration(p.p50),
+                format_duration(p.p99),
+                format_duration(p.max),
+                samples.len()
+            )
+        })
+    };
+    println!("| {TIMER_BEHIND_POLL} | {} | {} |", cell(n), cell(t));
+    println!();
+    println!(
+        "{} workers, {} rounds per side: a timer set 2 ms ahead on a worker that then computes \
+         {}; its task's first poll after the deadline − the deadline, over the rounds where the \
+         timer was registered on the computing worker.",
+        options.workers,
+        options.rounds,
+        format_duration(BLOCKING_POLL)
     );
 }

@@ -161,12 +161,12 @@ impl Future for Sleep {
             Some(slot) if driver.timers.update(slot, cx.waker()) => {}
             _ => {
                 let worker = self.handle.scheduler().current_worker();
-                let (slot, unpark) =
+                let (slot, nearest) =
                     driver
                         .timers
                         .insert(worker, self.deadline, cx.waker().clone());
-                if let Some(index) = unpark {
-                    driver.unpark(index);
+                if let Some(at) = nearest {
+                    driver.deadline_moved_up(slot.wheel, at, worker.is_some());
                 }
                 self.slot = Some(slot);
             }

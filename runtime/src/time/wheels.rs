@@ -2,10 +2,27 @@
 //!
 //! A timer is inserted into the wheel of the worker that polls it first, so insert and cancel
 //! stay on one core: `timer_churn` never touches a runtime-wide lock. A thread that is not a
-//! worker (a `block_on` body) inserts into wheels in turn and unparks the owner if its deadline
-//! became the nearest. A worker fires its own wheel when it wakes, and now and then while busy;
-//! a parked worker also wakes for, and fires, another wheel's timers that are overdue by more
-//! than a grace period, so a worker blocked in a poll does not stall its timers.
+//! worker (a `block_on` body) inserts into wheels in turn. A worker fires the due timers of
+//! its own wheel, and of any other it can lock without waiting, when it wakes and now and then
+//! while busy, so that a worker blocked in a poll does not stall its timers.
+//!
+//! # Who wakes for a deadline
+//!
+//! A sleeping worker wakes for the nearest deadline of its own wheel, and for that of every
+//! wheel whose owner is busy (the owner may be blocked in a poll, and then nobody else fires
+//! it; tokio's parked driver wakes for every timer too). For a wheel whose owner sleeps as
+//! well, it wakes [`ASLEEP_OWNER_GRACE`] after the deadline: the owner wakes for it itself,
+//! and the grace bounds the wake-ups spent on another's timers while it covers an owner that
+//! was woken since and blocks in a poll. See [`Timers::park_deadline`]. A deadline that becomes
+//! the nearest of its wheel after the sleepers planned their wake-ups ([`insert`](Timers::insert)
+//! says so) is announced by the driver (`Driver::deadline_moved_up`): it wakes the owner if
+//! the owner sleeps past it, else a sleeping peer if none wakes for it already.
+//!
+//! The sleeper reads every wheel under its lock (never `try_lock`) after marking itself asleep;
+//! the inserter reads the sleepers' marks after unlocking the wheel. The lock orders the two:
+//! either the sleeper's read comes after the insert, or the inserter's read comes after the
+//! mark, and then it checks the sleeper's planned wake-up under that sleeper's own lock, which
+//! the sleeper holds from its mark until its wake-up is recorded.
 //!
 //! "Now" is the runtime's [`Clock`]: the real clock, or a paused one that the driver moves to
 //! the next deadline ([`next_deadline`](Timers::next_deadline), [`fire_all`](Timers::fire_all))
@@ -23,10 +40,11 @@ use super::clock::Clock;
 /// Timer resolution: the wheel counts milliseconds since the runtime started.
 const TICK: Duration = Duration::from_millis(1);
 
-/// How overdue another worker's timer must be before a parked worker fires it in its place: the
-/// owner normally fires its own wheel within a tick, so this only matters when the owner is
-/// blocked in a poll (its timers must not stall with it).
-const BACKUP_GRACE: Duration = Duration::from_millis(10);
+/// How late a sleeping worker wakes for the timers of a peer that sleeps too: the peer wakes
+/// for them itself, so this wake-up is a backup (the peer may have been woken since to block
+/// in a poll), and it bounds the wake-ups a sleeper spends on timers its peers fire: at most
+/// one per this period.
+pub(crate) const ASLEEP_OWNER_GRACE: Duration = Duration::from_millis(10);
 
 pub(crate) struct Timers {
     clock: Clock,
@@ -106,26 +124,26 @@ impl Timers {
     }
 
     /// Registers a timer. `worker`: the calling thread's worker index in this runtime, if any.
-    /// Returns the slot and, for a non-worker caller, the worker to unpark.
+    /// Returns the slot and, if the timer became its wheel's nearest deadline, that deadline
+    /// (the instant of its tick): the sleepers computed their wake-ups without it (see the
+    /// module docs).
     pub(crate) fn insert(
         &self,
         worker: Option<usize>,
         deadline: Instant,
         waker: Waker,
-    ) -> (Slot, Option<usize>) {
+    ) -> (Slot, Option<Instant>) {
         let tick = self.deadline_tick(deadline);
-        let (index, remote) = match worker {
-            Some(i) => (i, false),
-            None => (
-                self.next_remote.fetch_add(1, Relaxed) % self.wheels.len(),
-                true,
-            ),
+        let index = match worker {
+            Some(i) => i,
+            None => self.next_remote.fetch_add(1, Relaxed) % self.wheels.len(),
         };
         let mut wheel = self.wheels[index].lock();
         let earlier = wheel.next_expiration().is_none_or(|next| tick < next);
         let key = wheel.insert(tick, waker);
-        let unpark = (remote && earlier).then_some(index);
-        (Slot { wheel: index, key }, unpark)
+        drop(wheel);
+        let nearest = earlier.then(|| self.tick_instant(tick)).flatten();
+        (Slot { wheel: index, key }, nearest)
     }
 
     /// Updates the waker of a pending timer; false if it already fired.
@@ -147,28 +165,36 @@ impl Timers {
         drop(removed); // outside the lock: dropping a waker may free a task
     }
 
-    /// How long worker `index` may sleep: until its own nearest deadline, or until another
-    /// worker's timer is overdue by [`BACKUP_GRACE`] (that worker may be blocked in a poll).
-    /// While the clock is paused, no timeout: the clock moves only when the driver moves it.
-    pub(crate) fn park_timeout(&self, index: usize) -> Option<Duration> {
+    /// When worker `index`, about to sleep, must wake up (on the runtime's clock): at the
+    /// nearest deadline of its own wheel and of the wheels whose owner `asleep` says is busy,
+    /// or [`ASLEEP_OWNER_GRACE`] after that of a sleeping owner (see the module docs).
+    /// While the clock is paused, never: the clock moves only when the driver moves it.
+    pub(crate) fn park_deadline(
+        &self,
+        index: usize,
+        asleep: impl Fn(usize) -> bool,
+    ) -> Option<Instant> {
         if self.clock.is_paused() {
             return None;
         }
-        let mut at = self.next_instant(&self.wheels[index].lock());
+        let mut at = None;
         for (other, wheel) in self.wheels.iter().enumerate() {
-            if other == index {
-                continue;
-            }
-            // A wheel locked right now is being fired or changed by its owner: it is alive.
-            if let Some(wheel) = wheel.try_lock() {
-                let backup = self.next_instant(&wheel).map(|t| t + BACKUP_GRACE);
-                at = match (at, backup) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+            // Locked, not `try_lock`ed: the lock orders this read with a concurrent insert.
+            let next = self.next_instant(&wheel.lock());
+            let grace = match other != index && asleep(other) {
+                true => ASLEEP_OWNER_GRACE,
+                false => Duration::ZERO,
+            };
+            if let Some(wake) = next.map(|next| next.checked_add(grace).unwrap_or(next)) {
+                at = Some(at.map_or(wake, |at: Instant| at.min(wake)));
             }
         }
-        at.map(|at| at.saturating_duration_since(self.clock.now()))
+        at
+    }
+
+    /// How long from now until `at` on the runtime's clock (zero if it has passed).
+    pub(crate) fn until(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.clock.now())
     }
 
     /// The earliest deadline in any wheel (as the instant of its tick).
@@ -197,27 +223,22 @@ impl Timers {
         self.tick_instant(wheel.next_expiration()?)
     }
 
-    /// Fires every due timer of worker `index`'s wheel, and those of other wheels that are
-    /// overdue by more than [`BACKUP_GRACE`], waking outside the locks. Returns how many.
+    /// Fires every due timer of worker `index`'s wheel and of the other wheels that are not
+    /// locked right now (a locked one is being changed or fired: its next deadline is looked at
+    /// again at this worker's next park), waking outside the locks. Returns how many.
     pub(crate) fn fire(&self, index: usize) -> usize {
         let now = self.now_tick();
-        let grace = u64::try_from(BACKUP_GRACE.as_millis()).unwrap_or(u64::MAX);
         let mut due: Vec<Waker> = Vec::new();
         for (other, wheel) in self.wheels.iter().enumerate() {
             let mut wheel = if other == index {
-                self.wheels[index].lock()
+                wheel.lock()
             } else {
                 match wheel.try_lock() {
                     Some(w) => w,
                     None => continue,
                 }
             };
-            let limit = if other == index {
-                now
-            } else {
-                now.saturating_sub(grace)
-            };
-            if wheel.next_expiration().is_none_or(|next| next > limit) {
+            if wheel.next_expiration().is_none_or(|next| next > now) {
                 continue;
             }
             // Everything due by now goes, once the wheel is being fired at all.
