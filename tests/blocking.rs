@@ -107,6 +107,45 @@ fn the_pool_grows_on_demand_within_its_bound_and_retires_idle_threads() {
 }
 
 #[test]
+fn two_jobs_submitted_while_one_thread_is_idle_run_at_once() {
+    // One pool thread is idle after a first job. The next two jobs each wait until the other
+    // has started: if both were handed to that one thread (the second queued behind the
+    // first), neither would ever see the other.
+    let rt = runtime(2);
+    rt.block_on(async {
+        spawn_blocking(|| ()).await.unwrap();
+        support::eventually(Duration::from_secs(10), || {
+            match rt.handle().metrics().idle_blocking_threads {
+                1 => Ok(()),
+                n => Err(format!(
+                    "{n} idle blocking threads, expected the one that ran"
+                )),
+            }
+        });
+        let started = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..2)
+            .map(|_| {
+                let started = started.clone();
+                spawn_blocking(move || {
+                    started.fetch_add(1, SeqCst);
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while started.load(SeqCst) < 2 && std::time::Instant::now() < deadline {
+                        std::thread::yield_now();
+                    }
+                    started.load(SeqCst) == 2
+                })
+            })
+            .collect();
+        for job in jobs {
+            assert!(
+                job.await.unwrap(),
+                "the second job waited for the first one's thread"
+            );
+        }
+    });
+}
+
+#[test]
 fn tasks_spawned_inside_a_blocking_job_are_its_children() {
     let rt = runtime(2);
     rt.block_on(async {

@@ -50,7 +50,12 @@ struct PoolState {
     queue: VecDeque<Job>,
     /// Threads that will look at the queue again: running a job or idle.
     threads: usize,
+    /// Idle threads no job has been handed to yet. A submit that finds one takes it at once
+    /// (`idle - 1`, `handed + 1`), before the thread even runs, so that the next submit starts
+    /// a thread of its own instead of queueing behind the same one.
     idle: usize,
+    /// Idle threads handed a job and not yet awake to take it.
+    handed: usize,
     shutdown: bool,
     /// The handles of the live threads, keyed by the key each thread was started with.
     handles: slab::Slab<thread::JoinHandle<()>>,
@@ -86,25 +91,34 @@ impl BlockingPool {
         }));
     }
 
-    /// Queues `job`, starting a thread for it if none is idle and the bound allows. If no thread
-    /// can be started and none is left to get to the job, or the pool has shut down, the job
-    /// fails its task with the reason.
+    /// Queues `job`, handing it to an idle thread or starting a thread for it if the bound
+    /// allows. If no thread can be started and none is left to get to the job, or the pool has
+    /// shut down, the job fails its task with the reason.
     fn submit(self: &Arc<Self>, job: Job) {
         let mut state = self.state.lock();
+        let refused = self.place(&mut state, job);
+        drop(state);
+        if let Some((job, why)) = refused {
+            job(Err(&why));
+        }
+    }
+
+    /// `submit` under the pool's lock; returns the job and the reason if it must fail.
+    fn place(self: &Arc<Self>, state: &mut PoolState, job: Job) -> Option<(Job, io::Error)> {
         if state.shutdown {
             // No thread would be joined any more: refuse rather than leak one.
-            drop(state);
-            job(Err(&io::Error::other("the runtime has shut down")));
-            return;
+            return Some((job, io::Error::other("the runtime has shut down")));
         }
         if state.idle > 0 {
+            state.idle -= 1;
+            state.handed += 1;
             state.queue.push_back(job);
             self.state.wake_one();
-            return;
+            return None;
         }
         if state.threads >= self.max_threads {
             state.queue.push_back(job); // a busy thread will get to it
-            return;
+            return None;
         }
         let entry = state.handles.vacant_entry();
         let key = entry.key();
@@ -113,13 +127,14 @@ impl BlockingPool {
                 entry.insert(handle);
                 state.threads += 1;
                 state.queue.push_back(job);
+                None
             }
             // Busy threads will get to the job.
-            Err(_) if state.threads > 0 => state.queue.push_back(job),
-            Err(e) => {
-                drop(state);
-                job(Err(&e));
+            Err(_) if state.threads > 0 => {
+                state.queue.push_back(job);
+                None
             }
+            Err(e) => Some((job, e)),
         }
     }
 
@@ -154,11 +169,22 @@ impl BlockingPool {
             }
             state.idle += 1;
             let until = Instant::now() + self.keep_alive;
-            let woken = self.state.sleep_while(&mut state, Some(until), |state| {
-                state.queue.is_empty() && !state.shutdown
+            // Waits at least once: a job handed out before this thread went idle was handed to
+            // a thread that was waiting then (tokio's rule too), and taking it from that one
+            // would leave one thread counted twice in `idle` and the other in none.
+            let mut fresh = true;
+            self.state.sleep_while(&mut state, Some(until), |state| {
+                std::mem::take(&mut fresh) || (state.handed == 0 && !state.shutdown)
             });
+            if state.handed > 0 {
+                // Handed a job (perhaps as the keep-alive ran out): the submit counted a waiting
+                // thread out of `idle` already, and this is that one. A busy thread may have
+                // taken the job from the queue first; then this one looks again and waits anew.
+                state.handed -= 1;
+                continue;
+            }
             state.idle -= 1;
-            if !woken {
+            if !state.shutdown {
                 break; // retire: idle for the whole keep-alive
             }
         }
@@ -380,6 +406,46 @@ mod tests {
             rt.block_on(async { spawn_blocking(|| 5).await }).unwrap(),
             5
         );
+    }
+
+    #[test]
+    fn a_job_handed_to_the_one_idle_thread_makes_the_next_job_start_a_thread() {
+        let rt = runtime(4, Duration::from_secs(10));
+        let pool = rt.handle().inner.blocking.clone();
+        rt.block_on(async { spawn_blocking(|| ()).await.unwrap() });
+        until(|| pool.thread_counts() == (1, 1));
+        // Both jobs are placed before the idle thread can wake (it needs this lock): the
+        // second must not be queued behind the first on that one thread.
+        let (done, finished) = mpsc::channel();
+        let mut state = pool.state.lock();
+        for _ in 0..2 {
+            let done = done.clone();
+            let job: super::Job = Box::new(move |start| {
+                start.unwrap();
+                done.send(()).unwrap();
+            });
+            assert!(pool.place(&mut state, job).is_none());
+        }
+        assert_eq!(
+            state.threads, 2,
+            "the second job started a thread of its own"
+        );
+        assert_eq!((state.idle, state.handed), (0, 1));
+        drop(state);
+        for _ in 0..2 {
+            finished.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        // Both threads go back to waiting, each counted once.
+        until(|| pool.thread_counts() == (2, 2));
+    }
+
+    /// Waits (bounded) until `done` holds.
+    fn until(done: impl Fn() -> bool) {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < give_up, "the pool never got there");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     #[test]
