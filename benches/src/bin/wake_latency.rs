@@ -10,12 +10,13 @@
 //! `--filter` keeps the scenarios whose name contains it (`--filter task/busy`,
 //! `--filter /64`, `--filter fanout_compute`, `--filter timer_behind_poll`).
 //!
-//! Both runtimes are built by `runtimes` with the same worker count (2 by default). Each round
-//! runs as a spawned task (never on the `block_on` thread) that spawns the waiters, waits until
-//! every one of them has been polled once and is parked (a `Countdown` ticked after the first
-//! poll), then wakes them. A waiter takes `Instant::now()` on the poll that finds its wake;
-//! the waker notes `Instant::now()` just before each wake. Latency = that poll − the wake.
-//! Channels are `futures::channel::oneshot` on both sides.
+//! Both runtimes are built by `runtimes` with the same worker count (2 by default), a fresh pair
+//! for every scenario (none inherits the state another left). Each round runs as a spawned task
+//! (never on the `block_on` thread) that spawns the waiters, waits until every one of them has been
+//! polled once and is parked (a `Countdown` ticked after the first poll), then wakes them. A waiter
+//! takes `Instant::now()` on the poll that finds its wake; the waker notes `Instant::now()` just
+//! before each wake. Latency = that poll − the wake. Channels are `futures::channel::oneshot` on
+//! both sides.
 //!
 //! Latency scenarios, named `WAKER/busy|idle/short|cpu/FANOUT` (FANOUT = 2, 4, 64 waiters):
 //!
@@ -162,8 +163,14 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let nursery = NurserySide(runtimes::nursery(options.workers));
-    let tokio = TokioSide(runtimes::tokio(options.workers));
+    // A fresh pair of runtimes per scenario: a scenario must not inherit the state (queues,
+    // which worker holds the reactor, timers) that the one before it left.
+    let fresh = || {
+        (
+            NurserySide(runtimes::nursery(options.workers)),
+            TokioSide(runtimes::tokio(options.workers)),
+        )
+    };
     let sparse_rounds = sparse_rounds(options.rounds);
     eprintln!(
         "{} workers, 1 warm-up + {} rounds per runtime and scenario ({} at fan-out 64 and for \
@@ -180,6 +187,7 @@ fn main() -> ExitCode {
         } else {
             options.rounds
         };
+        let (nursery, tokio) = fresh();
         let (n, t) = paired(rounds, |side| match side {
             Turn::Nursery => latency_round(&nursery, scenario),
             Turn::Tokio => latency_round(&tokio, scenario),
@@ -195,6 +203,7 @@ fn main() -> ExitCode {
     let mut compute_rows = Vec::new();
     for &k in &compute_fanouts {
         let started = Instant::now();
+        let (nursery, tokio) = fresh();
         let (n, t) = paired(sparse_rounds, |side| match side {
             Turn::Nursery => compute_round(&nursery, k),
             Turn::Tokio => compute_round(&tokio, k),
@@ -208,6 +217,7 @@ fn main() -> ExitCode {
     }
     let behind_poll_row = behind_poll.then(|| {
         let started = Instant::now();
+        let (nursery, tokio) = fresh();
         let (n, t) = paired(options.rounds, |side| match side {
             Turn::Nursery => timer_behind_poll_round(&nursery),
             Turn::Tokio => timer_behind_poll_round(&tokio),
