@@ -347,29 +347,43 @@ mod tests {
     fn a_dump_never_reads_half_of_one_wait_and_half_of_another() {
         let slot = Arc::new(WaitSlot::new());
         let stop = Arc::new(AtomicBool::new(false));
+        let writes = Arc::new(AtomicU64::new(0));
         let a = Wait::Other { what: "a" };
         let b = Wait::Channel {
             kind: "a longer kind of channel",
         };
         let writer = {
-            let (slot, stop) = (slot.clone(), stop.clone());
+            let (slot, stop, writes) = (slot.clone(), stop.clone(), writes.clone());
             std::thread::spawn(move || {
-                let mut writes = 0u64;
+                let mut n = 0u64;
                 while !stop.load(Relaxed) {
-                    slot.set(if writes % 2 == 0 { a } else { b });
-                    writes += 1;
+                    slot.set(if n % 2 == 0 { a } else { b });
+                    n += 1;
+                    writes.store(n, Relaxed);
                 }
-                writes
             })
         };
-        for _ in 0..200_000 {
+        // Reads until both sides have done their share alongside each other: a new thread may
+        // first run only once this one blocks (on some VMs it shares this one's CPU).
+        let give_up = Instant::now() + Duration::from_secs(10);
+        let mut reads = 0u64;
+        while (reads < 200_000 || writes.load(Relaxed) < 100_000) && Instant::now() < give_up {
             let seen = slot.get(Duration::ZERO);
             assert!(
                 seen.is_none() || seen == Some(a) || seen == Some(b),
                 "torn: {seen:?}"
             );
+            reads += 1;
+            if reads % 1024 == 0 {
+                std::thread::yield_now();
+            }
         }
         stop.store(true, Relaxed);
-        assert!(writer.join().unwrap() > 0);
+        writer.join().unwrap();
+        assert!(
+            writes.load(Relaxed) >= 100_000,
+            "the writer wrote only {} times while this thread read",
+            writes.load(Relaxed)
+        );
     }
 }
