@@ -44,7 +44,7 @@ const TICK: Duration = Duration::from_millis(1);
 /// for them itself, so this wake-up is a backup (the peer may have been woken since to block
 /// in a poll), and it bounds the wake-ups a sleeper spends on timers its peers fire: at most
 /// one per this period.
-pub(crate) const ASLEEP_OWNER_GRACE: Duration = Duration::from_millis(10);
+const ASLEEP_OWNER_GRACE: Duration = Duration::from_millis(10);
 
 pub(crate) struct Timers {
     clock: Clock,
