@@ -274,6 +274,18 @@ fn paired<T>(rounds: usize, mut one: impl FnMut(Turn) -> T) -> (Vec<T>, Vec<T>) 
     (nursery, tokio)
 }
 
+/// A table cell: p50 / p99 / max, or `-` without samples.
+fn percentiles_cell(p: Option<Percentiles>) -> String {
+    p.map_or("-".to_owned(), |p| {
+        format!(
+            "{} / {} / {}",
+            format_duration(p.p50),
+            format_duration(p.p99),
+            format_duration(p.max)
+        )
+    })
+}
+
 fn print_latency_table(
     rows: &[(Scenario, Vec<Duration>, Vec<Duration>)],
     options: &Options,
@@ -290,16 +302,6 @@ fn print_latency_table(
     for (scenario, n, t) in rows {
         let n = Percentiles::of(n);
         let t = Percentiles::of(t);
-        let cell = |p: Option<Percentiles>| {
-            p.map_or("-".to_owned(), |p| {
-                format!(
-                    "{} / {} / {}",
-                    format_duration(p.p50),
-                    format_duration(p.p99),
-                    format_duration(p.max)
-                )
-            })
-        };
         let ratio = match (n, t) {
             (Some(n), Some(t)) if !t.p99.is_zero() => {
                 format!("{:.2}", n.p99.as_secs_f64() / t.p99.as_secs_f64())
@@ -309,8 +311,8 @@ fn print_latency_table(
         println!(
             "| {} | {} | {} | {ratio} |",
             scenario.name(),
-            cell(n),
-            cell(t)
+            percentiles_cell(n),
+            percentiles_cell(t)
         );
     }
     println!();
@@ -371,15 +373,11 @@ fn print_behind_poll_table(n: &[Duration], t: &[Duration], options: &Options) {
     );
     println!("|---|---:|---:|");
     let cell = |samples: &[Duration]| {
-        Percentiles::of(samples).map_or("-".to_owned(), |p| {
-            format!(
-                "{} / {} / {} ({})",
-                format_duration(p.p50),
-                format_duration(p.p99),
-                format_duration(p.max),
-                samples.len()
-            )
-        })
+        format!(
+            "{} ({})",
+            percentiles_cell(Percentiles::of(samples)),
+            samples.len()
+        )
     };
     println!("| {TIMER_BEHIND_POLL} | {} | {} |", cell(n), cell(t));
     println!();
