@@ -202,6 +202,28 @@ fn a_dropped_sleep_leaves_no_timer_behind_even_hours_away() {
 }
 
 #[test]
+fn a_sleep_whose_runtime_shut_down_does_not_complete_early() {
+    // A registered sleep is pending until its wheel fires it; shutdown drops the wheels' timers
+    // without firing them, and such a sleep must not take that for its deadline.
+    let first = runtime(1);
+    let mut registered = None;
+    first.block_on(async {
+        let mut hour = Box::pin(sleep(Duration::from_secs(3600)));
+        assert!(support::poll_once(&mut hour).is_none());
+        registered = Some(hour);
+    });
+    assert_eq!(first.handle().pending_timers(), 1);
+    let mut hour = registered.unwrap();
+    drop(first);
+    runtime(1).block_on(async {
+        assert!(
+            support::poll_once(&mut hour).is_none(),
+            "an hour's sleep completed when its runtime shut down"
+        );
+    });
+}
+
+#[test]
 fn cancelling_a_sleeping_task_removes_its_timer() {
     let rt = runtime(2);
     rt.block_on(async {

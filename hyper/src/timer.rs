@@ -76,7 +76,7 @@ impl hyper::rt::Timer for NurseryTimer {
 #[must_use = "futures do nothing unless awaited"]
 pub struct NurserySleep {
     deadline: Instant,
-    /// Made at the first poll that finds the deadline still ahead.
+    /// Made at the first poll.
     armed: Option<Sleep>,
 }
 
@@ -141,19 +141,15 @@ impl Future for NurserySleep {
     type Output = ();
 
     /// # Panics
-    /// If polled outside a nursery runtime (the first poll that has to wait makes the timer).
+    /// If first polled outside a nursery runtime (the first poll makes the timer).
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if this.armed.is_none() {
-            if Instant::now() >= this.deadline {
-                return Poll::Ready(());
-            }
-            this.armed = Some(nursery::time::sleep_until(this.deadline));
-        }
-        match &mut this.armed {
-            Some(sleep) => Pin::new(sleep).poll(cx),
-            None => Poll::Ready(()),
-        }
+        // hyper makes one for every request's header-read timeout and drops it once the head is
+        // read, usually after one poll: that poll's clock read (in `Sleep`) is the only one.
+        let sleep = this
+            .armed
+            .get_or_insert_with(|| nursery::time::sleep_until(this.deadline));
+        Pin::new(sleep).poll(cx)
     }
 }
 

@@ -152,30 +152,37 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         std::task::ready!(nursery_scheduler::coop::poll_proceed(cx));
-        if self.handle.inner.driver.timers.now() >= self.deadline {
-            self.cancel_timer();
+        let this = &mut *self;
+        let driver = &this.handle.inner.driver;
+        // A registered timer is pending until its wheel fires it (never before its deadline),
+        // so a sleep polled again and again (a `select!` loop's timeout, re-polled on every
+        // message) reads the clock only when it is registered and once it has fired.
+        if let Some(slot) = this.slot {
+            if driver.timers.update(slot, cx.waker()) {
+                return pending(this.deadline);
+            }
+            // Fired, or dropped with the wheels at shutdown: the clock decides.
+            this.slot = None;
+        }
+        if driver.timers.now() >= this.deadline {
             return Poll::Ready(());
         }
-        let driver = &self.handle.inner.driver;
-        match self.slot {
-            Some(slot) if driver.timers.update(slot, cx.waker()) => {}
-            _ => {
-                let worker = self.handle.scheduler().current_worker();
-                let (slot, nearest) =
-                    driver
-                        .timers
-                        .insert(worker, self.deadline, cx.waker().clone());
-                if let Some(at) = nearest {
-                    driver.deadline_moved_up(slot.wheel, at, worker.is_some());
-                }
-                self.slot = Some(slot);
-            }
+        let worker = this.handle.scheduler().current_worker();
+        let (slot, nearest) = driver
+            .timers
+            .insert(worker, this.deadline, cx.waker().clone());
+        if let Some(at) = nearest {
+            driver.deadline_moved_up(slot.wheel, at, worker.is_some());
         }
-        nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Timer {
-            deadline: self.deadline,
-        });
-        Poll::Pending
+        this.slot = Some(slot);
+        pending(this.deadline)
     }
+}
+
+/// Records what the polling task waits for (task dumps) and returns `Pending`.
+fn pending(deadline: Instant) -> Poll<()> {
+    nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Timer { deadline });
+    Poll::Pending
 }
 
 impl Drop for Sleep {
