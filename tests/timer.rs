@@ -202,6 +202,56 @@ fn a_dropped_sleep_leaves_no_timer_behind_even_hours_away() {
 }
 
 #[test]
+fn a_sleep_re_polled_by_a_select_loop_fires_on_time_and_wakes_whoever_polled_it_last() {
+    use futures::future::{select, Either};
+    use futures::StreamExt;
+
+    let rt = runtime(2);
+    rt.block_on(async {
+        // A message a millisecond for half a second (from a plain thread, whose clock is not
+        // ours); the loop's sleep is re-polled on every message and must still end the loop at
+        // its deadline.
+        let (tx, mut rx) = futures::channel::mpsc::unbounded::<u32>();
+        let producer = std::thread::spawn(move || {
+            for i in 0..500 {
+                if tx.unbounded_send(i).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let start = Instant::now();
+        let mut deadline = Box::pin(sleep(Duration::from_millis(20)));
+        let mut messages = 0;
+        loop {
+            match select(rx.next(), deadline.as_mut()).await {
+                Either::Left((Some(_), _)) => messages += 1,
+                Either::Left((None, _)) => panic!("the stream ended before the 20 ms sleep fired"),
+                Either::Right(((), _)) => break,
+            }
+        }
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(20),
+            "fired early: {waited:?}"
+        );
+        assert!(messages > 0, "the sleep was never re-polled");
+        drop(rx);
+        producer.join().unwrap();
+
+        // Registered by one poller (a no-op waker), then awaited by a task: the timer must
+        // wake the task, not the first poller.
+        let mut moved = Box::pin(sleep(Duration::from_millis(10)));
+        assert!(support::poll_once(&mut moved).is_none());
+        let woken = timeout(Duration::from_secs(10), nursery::spawn(moved)).await;
+        assert!(
+            woken.is_ok(),
+            "the task that awaited the moved sleep was never woken"
+        );
+    });
+}
+
+#[test]
 fn a_sleep_whose_runtime_shut_down_does_not_complete_early() {
     // A registered sleep is pending until its wheel fires it; shutdown drops the wheels' timers
     // without firing them, and such a sleep must not take that for its deadline.
