@@ -1,5 +1,6 @@
 //! `NurseryIo`: hyper's I/O traits over `futures_io`'s, in both directions.
 
+use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -40,31 +41,23 @@ pin_project! {
         #[pin]
         inner: T,
         vectored: bool,
-        // How much of hyper's buffer the next read offers (see `read_window`).
-        read_window: usize,
     }
 }
 
-/// The first read offers `futures_io` at most this much of hyper's (8 KiB) buffer, and never
-/// less: a request line and its headers usually fit.
-const MIN_READ_WINDOW: usize = 1024;
+/// The most one read asks of `futures_io` (hyper may offer more when its buffer has grown for a
+/// large body; the rest comes with the next read).
+const MAX_READ: usize = 64 * 1024;
 
-/// The next read window after a read of `n` bytes into a window of `window`, out of `room`: a
-/// read that filled its window doubles it (more may be queued), one that used under a quarter
-/// halves it, down to [`MIN_READ_WINDOW`].
-///
-/// `futures_io` reads into initialized memory, so each read zeroes the part of hyper's
-/// uninitialized buffer it offers. Offering all of it (8 KiB) cost every connection the pages it
-/// touched (4 KiB more resident per idle keep-alive connection than tokio, whose reads write
-/// into uninitialized memory) and every request the zeroing.
-fn read_window(window: usize, n: usize, room: usize) -> usize {
-    if n == window && window < room {
-        window.saturating_mul(2)
-    } else if n < window / 4 {
-        (window / 2).max(MIN_READ_WINDOW)
-    } else {
-        window
-    }
+thread_local! {
+    /// Initialized memory that `futures_io` reads into on this thread; the bytes read are then
+    /// copied into hyper's uninitialized buffer. `futures_io` reads only into initialized
+    /// memory, and zeroing hyper's buffer before every read cost each read the zeroed cache
+    /// lines (cold ones with many connections) and each idle connection the pages it touched;
+    /// tokio's reads write into uninitialized memory. Here a read touches this thread's memory,
+    /// which stays warm, and only as many bytes of hyper's buffer as it returns. (A reader that
+    /// reports bytes it did not write hands hyper an earlier read's bytes instead of zeros: it
+    /// breaks `AsyncRead`'s contract either way.)
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl<T> NurseryIo<T> {
@@ -86,7 +79,6 @@ impl<T> NurseryIo<T> {
         NurseryIo {
             inner,
             vectored: false,
-            read_window: MIN_READ_WINDOW,
         }
     }
 
@@ -167,24 +159,42 @@ impl<T: AsyncRead> hyper::rt::Read for NurseryIo<T> {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // `futures_io` reads into initialized memory: zero the part of what hyper handed over
-        // uninitialized that this read offers (the read window, see `read_window`).
-        let this = self.project();
-        let room = buf.remaining();
-        let window = (*this.read_window).min(room);
-        let dst = buf.initialize_unfilled_to(window);
-        let n = ready!(this.inner.poll_read(cx, dst))?;
-        if n > window {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("AsyncRead::poll_read reported {n} bytes read into a {window}-byte buffer"),
-            )));
-        }
-        *this.read_window = read_window(*this.read_window, n, room);
-        // SAFETY: `initialize_unfilled_to` initialized `window` unfilled bytes, and `n <= window`.
-        unsafe { buf.advance(n) };
-        Poll::Ready(Ok(()))
+        let inner = self.project().inner;
+        let want = buf.remaining().min(MAX_READ);
+        SCRATCH.with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                // A read through another `NurseryIo` under this one, on this thread (a hyper
+                // connection over an upgraded one): its own, zeroed memory.
+                let mut nested = vec![0; want];
+                return read_into(inner, cx, &mut nested, &mut buf);
+            };
+            if scratch.len() < want {
+                scratch.resize(want, 0);
+            }
+            read_into(inner, cx, &mut scratch[..want], &mut buf)
+        })
     }
+}
+
+/// Reads from `inner` into `dst` (initialized memory), then copies what it read into hyper's `buf`.
+fn read_into<T: AsyncRead>(
+    inner: Pin<&mut T>,
+    cx: &mut Context<'_>,
+    dst: &mut [u8],
+    buf: &mut ReadBufCursor<'_>,
+) -> Poll<io::Result<()>> {
+    let n = ready!(inner.poll_read(cx, dst))?;
+    let Some(read) = dst.get(..n) else {
+        return Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "AsyncRead::poll_read reported {n} bytes read into a {}-byte buffer",
+                dst.len()
+            ),
+        )));
+    };
+    buf.put_slice(read);
+    Poll::Ready(Ok(()))
 }
 
 /// futures-io → hyper.
@@ -278,26 +288,45 @@ mod tests {
     }
 
     #[test]
-    fn a_read_offers_a_window_that_grows_while_reads_fill_it_and_shrinks_when_they_do_not() {
-        let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+    fn a_read_takes_what_hyper_offers_up_to_max_read_and_touches_only_what_it_returns() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let mut io = NurseryIo::new(Cursor::new(data.clone()));
-        // hyper offers 8 KiB each time; the reads take 1, 2, 4, then 8 KiB.
-        let mut got = Vec::new();
-        for want in [1024, 2048, 4096, 8192] {
-            let read = hyper_read(&mut io, 8192);
-            assert_eq!(read.len(), want);
-            got.extend(read);
+        let mut got = hyper_read(&mut io, 100);
+        assert_eq!(got.len(), 100, "no more than hyper offers");
+        let big = hyper_read(&mut io, 100_000);
+        assert_eq!(big.len(), MAX_READ, "no more than MAX_READ at once");
+        got.extend(big);
+        while got.len() < data.len() {
+            got.extend(hyper_read(&mut io, 8192));
         }
-        got.extend(hyper_read(&mut io, 8192));
-        assert_eq!(got, data[..got.len()]);
-        // Small reads bring the window back down, never below the minimum.
-        assert_eq!(read_window(8192, 100, 8192), 4096);
-        assert_eq!(read_window(1024, 10, 8192), MIN_READ_WINDOW);
-        assert_eq!(
-            read_window(1024, 1024, 1024),
-            1024,
-            "never past what hyper offers"
+        assert_eq!(got, data);
+        // hyper's buffer past what was read stays as it was handed over (here: 0xAA).
+        let mut io = NurseryIo::new(Cursor::new(b"GET / HTTP/1.1\r\n\r\n".to_vec()));
+        let mut storage = vec![MaybeUninit::new(0xAA_u8); 8192];
+        let mut buf = ReadBuf::uninit(&mut storage);
+        block_on(poll_fn(|cx| {
+            hyper::rt::Read::poll_read(Pin::new(&mut io), cx, buf.unfilled())
+        }))
+        .unwrap();
+        assert_eq!(buf.filled().len(), 18);
+        // SAFETY: every element was initialized (to 0xAA) when `storage` was made.
+        let rest: Vec<u8> = storage[18..]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        assert!(
+            rest.iter().all(|&b| b == 0xAA),
+            "a read zeroed hyper's buffer past its bytes"
         );
+    }
+
+    #[test]
+    fn a_read_through_a_nested_nursery_io_on_the_same_thread_works() {
+        // hyper over futures-io over hyper over futures-io: the inner hyper read runs while the
+        // outer one holds this thread's scratch memory.
+        let inner = NurseryIo::new(Cursor::new(b"nested".to_vec()));
+        let mut io = NurseryIo::new(NurseryIo::new(inner));
+        assert_eq!(hyper_read(&mut io, 64), b"nested");
     }
 
     #[test]
