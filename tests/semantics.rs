@@ -238,6 +238,58 @@ fn graceful_shutdown_lets_tasks_finish_then_hard_cancels_the_rest() {
 }
 
 #[test]
+fn a_shutdown_request_reaches_a_select_loop_that_re_polls_its_wait_and_a_wait_moved_to_a_task() {
+    use futures::future::{select, Either};
+    use futures::StreamExt;
+    use nursery::time::timeout;
+
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
+        let served = nursery::scope(|s| async move {
+            // A connection's loop: every message re-polls its wait for the request.
+            let scope = s.clone();
+            let connection = s.spawn(async move {
+                let (mut rx, mut stop) = (rx, scope.shutdown_requested());
+                let mut served = 0;
+                loop {
+                    match select(rx.next(), &mut stop).await {
+                        Either::Left((Some(_), _)) => served += 1,
+                        Either::Left((None, _)) => panic!("the stream ended before the request"),
+                        Either::Right(((), _)) => return served,
+                    }
+                }
+            });
+            // A wait that started elsewhere (here: one poll with a no-op waker), then is
+            // awaited by a task: the request must wake that task.
+            let mut moved = s.shutdown_requested();
+            assert!(support::poll_once(&mut moved).is_none());
+            let mover = s.spawn(moved);
+            for i in 0..100 {
+                tx.unbounded_send(i).unwrap();
+                nursery::task::yield_now().await;
+            }
+            // A grace far beyond the timeouts below: only the request can end these tasks.
+            s.shutdown(Duration::from_secs(60));
+            let served = timeout(Duration::from_secs(10), connection).await;
+            let moved = timeout(Duration::from_secs(10), mover).await;
+            assert!(
+                moved.is_ok(),
+                "the task awaiting the moved wait was never woken"
+            );
+            served
+                .expect("the select loop never saw the request")
+                .unwrap()
+        })
+        .await;
+        assert_eq!(
+            served, 100,
+            "select polls the stream first: every message is served"
+        );
+    });
+}
+
+#[test]
 fn a_shielded_child_is_not_cancelled_with_its_scope_but_is_awaited() {
     let rt = runtime(2);
     rt.block_on(async {

@@ -17,6 +17,10 @@ pub(crate) struct Control {
     state: Mutex<ControlState>,
     /// Set by `try_scope` when the first error arrives: the body must stop.
     aborted: AtomicBool,
+    /// Set, under `state`'s lock and before its waiters are taken, when a graceful shutdown is
+    /// requested; read without the lock by `is_shutdown_requested` and by a waiting
+    /// `ShutdownRequested` (every connection of a server may poll one on every wake-up).
+    shutdown_requested: AtomicBool,
     /// Futures the scope's future polls while the scope lives (`Scope::shutdown_on`).
     pub(crate) watchers: super::watchers::Watchers,
     /// The scope's `tracing` span (nothing without the `tracing` feature).
@@ -26,7 +30,6 @@ pub(crate) struct Control {
 #[derive(Default)]
 struct ControlState {
     deadline: Option<Deadline>,
-    shutdown_requested: bool,
     /// One entry per pending `ShutdownRequested` future, removed when it is dropped: a server
     /// whose every connection waits for the signal holds memory for live connections only.
     shutdown_waiters: slab::Slab<Waker>,
@@ -102,7 +105,7 @@ impl Control {
     pub(crate) fn request_shutdown(&self, hard_at: Instant) {
         let waiters = {
             let mut state = self.state.lock();
-            state.shutdown_requested = true;
+            self.shutdown_requested.store(true, Release);
             self.tighten_deadline(
                 &mut state,
                 Deadline {
@@ -118,13 +121,13 @@ impl Control {
     }
 
     pub(crate) fn is_shutdown_requested(&self) -> bool {
-        self.state.lock().shutdown_requested
+        self.shutdown_requested.load(Acquire)
     }
 
     /// Polls for the shutdown request; `key` is the caller's slot among the waiters.
     pub(crate) fn poll_shutdown(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.state.lock();
-        if state.shutdown_requested {
+        if self.is_shutdown_requested() {
             // The request drained the waiters: the key is stale, nothing to remove.
             *key = None;
             return Poll::Ready(());
@@ -141,7 +144,7 @@ impl Control {
     pub(crate) fn forget_shutdown_waiter(&self, key: usize) {
         let mut state = self.state.lock();
         // After a request the slab was drained and no key is reused: nothing to remove.
-        if !state.shutdown_requested {
+        if !self.is_shutdown_requested() {
             let removed = state.shutdown_waiters.try_remove(key);
             drop(state);
             drop(removed);

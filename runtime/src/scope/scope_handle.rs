@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use nursery_scheduler::{JoinError, JoinHandle, NodeRef, SpawnError, SpawnMeta};
@@ -292,6 +292,7 @@ impl Scope {
         ShutdownRequested {
             control: self.control.clone(),
             key: None,
+            registered: None,
         }
     }
 
@@ -396,6 +397,8 @@ pub struct ShutdownRequested {
     control: Arc<Control>,
     /// This future's slot among the scope's waiters, once it has waited.
     key: Option<usize>,
+    /// The waker stored in that slot.
+    registered: Option<Waker>,
 }
 
 impl Future for ShutdownRequested {
@@ -403,7 +406,21 @@ impl Future for ShutdownRequested {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let polled = this.control.poll_shutdown(&mut this.key, cx);
+        // Waiting already, for the same task: nothing to store, so no lock to take. A request
+        // sets the flag before it takes the waiters, and wakes the stored waker after.
+        let waiting = this.key.is_some()
+            && this
+                .registered
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()));
+        let polled = match waiting && !this.control.is_shutdown_requested() {
+            true => Poll::Pending,
+            false => {
+                let polled = this.control.poll_shutdown(&mut this.key, cx);
+                this.registered = polled.is_pending().then(|| cx.waker().clone());
+                polled
+            }
+        };
         if polled.is_pending() {
             nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Other {
                 what: "the scope's shutdown request",
