@@ -56,6 +56,13 @@ impl hyper::rt::Timer for NurseryTimer {
             None => *sleep = self.sleep_until(new_deadline),
         }
     }
+
+    /// The runtime's clock, which the sleeps read too: hyper's deadlines follow a clock that
+    /// a test paused or moved (`nursery::time::pause`, `advance`). The real clock outside a
+    /// runtime.
+    fn now(&self) -> Instant {
+        nursery::time::Instant::now().into_std()
+    }
 }
 
 /// The sleep future of [`NurseryTimer`]: a [`nursery::time::Sleep`] made at its first poll.

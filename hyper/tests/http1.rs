@@ -398,3 +398,25 @@ async fn the_header_read_timeout_closes_a_connection_that_sends_nothing() {
     })
     .await;
 }
+
+#[nursery::test(worker_threads = 2, start_paused = true)]
+async fn the_header_read_timeout_runs_on_the_runtimes_clock_when_a_test_moves_it() {
+    // An hour of virtual time first: a deadline hyper took from the real clock (an hour behind
+    // this one) would already have passed when the connection arrives.
+    nursery::time::advance(Duration::from_secs(3600)).await;
+    nursery::scope(|app| async move {
+        let server = start_server(&app, Duration::from_secs(10)).await;
+        let started = nursery::time::Instant::now();
+        let mut silent = TcpStream::connect(server.addr).await.unwrap();
+        let mut buf = [0u8; 256];
+        while silent.read(&mut buf).await.unwrap_or(0) > 0 {}
+        // Nothing else is pending: the paused clock jumps straight to the timeout.
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(10) && waited < Duration::from_secs(11),
+            "closed after {waited:?} of the runtime's time, not at the 10 s timeout"
+        );
+        app.shutdown(Duration::from_secs(5));
+    })
+    .await;
+}
