@@ -22,7 +22,7 @@
 //! Prints one `RESULT key=value ...` line: the trickle's p50/p99/p99.9 (µs), its request rate,
 //! the server's CPU µs per trickle request, and the server's memory per connection in bytes,
 //! `(rss_open − rss_before) / connections` (`mem_open_b`) and the same after the one request
-//! each (`mem_used_b`).
+//! each (`mem_used_b`). A line on stderr says when the trickle starts (to aim a profiler at it).
 
 use std::io;
 use std::net::SocketAddr;
@@ -187,6 +187,12 @@ async fn measure(o: Options) -> Result<(), String> {
         .map(cpu_time)
         .transpose()
         .map_err(|e| e.to_string())?;
+    // On stderr, so that a profiler can be aimed at the trickle (`RESULT` stays on stdout).
+    eprintln!(
+        "idle_conns: {open} connections open, {active} busy: the trickle starts now and runs \
+         {:?}",
+        o.duration
+    );
     let started = Instant::now();
     let tasks: Vec<_> = shares
         .into_iter()
