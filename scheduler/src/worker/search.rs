@@ -180,10 +180,9 @@ pub(super) enum Watched {
 ///   at most `LOOK`), and a peer's LIFO task stuck behind the poll that put it there, which it
 ///   takes once it has waited `LIFO_AGE`. It dozes (`Busy`) if a peer is working through a
 ///   queue, and parks at once if its first look, made without spinning, finds nothing queued or
-///   stuck anywhere. (Watching the peers'
-///   queues for longer spared wake-ups in conversations of short polls, but the spinning cost
-///   the load generator of hyper under `wrk` on the same two cores 13 % of its throughput at
-///   16 connections.)
+///   stuck anywhere. (Watching the peers' queues for longer spared wake-ups in conversations of
+///   short polls, but the spinning cost the load generator of hyper under `wrk` on the same two
+///   cores 13 % of its throughput at 16 connections.)
 pub(super) fn watch(
     shared: &Shared,
     local: &Local,
