@@ -345,13 +345,20 @@ mod tests {
             .expect("runtime")
     }
 
-    /// Waits (bounded) until every pool thread has retired.
-    fn until_all_retired(rt: &crate::Runtime) {
+    /// Waits (bounded) until `done` holds; panics with `never` if it does not in 10 s.
+    fn until(never: &str, done: impl Fn() -> bool) {
         let give_up = Instant::now() + Duration::from_secs(10);
-        while rt.handle().blocking_threads() > 0 {
-            assert!(Instant::now() < give_up, "idle threads never retired");
+        while !done() {
+            assert!(Instant::now() < give_up, "{never}");
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Waits (bounded) until every pool thread has retired.
+    fn until_all_retired(rt: &crate::Runtime) {
+        until("idle threads never retired", || {
+            rt.handle().blocking_threads() == 0
+        });
     }
 
     #[test]
@@ -413,7 +420,9 @@ mod tests {
         let rt = runtime(4, Duration::from_secs(10));
         let pool = rt.handle().inner.blocking.clone();
         rt.block_on(async { spawn_blocking(|| ()).await.unwrap() });
-        until(|| pool.thread_counts() == (1, 1));
+        until("the first job's thread never went idle", || {
+            pool.thread_counts() == (1, 1)
+        });
         // Both jobs are placed before the idle thread can wake (it needs this lock): the
         // second must not be queued behind the first on that one thread.
         let (done, finished) = mpsc::channel();
@@ -436,16 +445,9 @@ mod tests {
             finished.recv_timeout(Duration::from_secs(10)).unwrap();
         }
         // Both threads go back to waiting, each counted once.
-        until(|| pool.thread_counts() == (2, 2));
-    }
-
-    /// Waits (bounded) until `done` holds.
-    fn until(done: impl Fn() -> bool) {
-        let give_up = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < give_up, "the pool never got there");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        until("the two threads never both went idle", || {
+            pool.thread_counts() == (2, 2)
+        });
     }
 
     #[test]
