@@ -82,10 +82,10 @@ export CARGO_TARGET_DIR="$base_dir/no-cell-cache"
 export RUSTFLAGS="${RUSTFLAGS:-} $asan_flags --cfg nursery_no_cell_cache"
 root_args=()
 for t in "${ROOT_TESTS[@]}"; do root_args+=(--test "$t"); done
-run "root integration tests" -p nursery "${root_args[@]}" -- "${ROOT_SKIP[@]}"
+run "root integration tests" -p nursery --features tracing "${root_args[@]}" -- "${ROOT_SKIP[@]}"
 if [ "$#" -eq 0 ]; then
     ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" run "enter guards (leak by design; no LSan)" \
-        -p nursery --test soundness -- a_forgotten_enter_guard enter_guards_dropped
+        -p nursery --features tracing --test soundness -- a_forgotten_enter_guard enter_guards_dropped
     run "scheduler" -p nursery-scheduler --lib --test wake_policy
     # (The runtime has no unit tests today; the root integration tests are its tests.)
     run "runtime" -p nursery-runtime --lib

@@ -1,6 +1,5 @@
 //! The `tracing` feature: a span per task and per scope, parented like the task tree and
 //! entered on every poll; events for failures, cancellations and how scopes end.
-#![cfg(feature = "tracing")]
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
