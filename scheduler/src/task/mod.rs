@@ -91,7 +91,7 @@ where
     // parent list's (held in reserve until the task joins the list: at once if it is named,
     // else when it first waits).
     let (queued, joined) = unsafe { (NodeRef::from_raw(ptr), NodeRef::from_raw(ptr)) };
-    shared.schedule(queued, crate::worker::Origin::Ready);
+    shared.schedule(queued);
     // SAFETY: the cell's future outputs `F::Output`; the join interest starts set.
     Ok(unsafe { JoinHandle::new(joined) })
 }

@@ -77,16 +77,6 @@ pub(crate) struct Shared {
     _cells: crate::task::recycle::PoolUser,
 }
 
-/// Why a task is being queued: it decides where it goes and whether a peer is woken for it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Origin {
-    /// A new task, or a wake (by a task, by I/O or a timer, or a cancellation): it goes to the
-    /// LIFO slot.
-    Ready,
-    /// A task that woke itself while running (`yield_now`): it goes behind the others.
-    Yield,
-}
-
 /// The worker-local half, reachable from wakers running on the worker's own thread.
 struct Local {
     index: usize,

@@ -9,7 +9,7 @@ use super::search::doze;
 use super::search::{steal, steal_retrying, watch, Progress, Watched, XorShift};
 use std::cell::Cell;
 
-use super::{Local, Origin, Shared, WorkerRunner, LOCAL, MAINTENANCE_INTERVAL, MAX_LIFO_STREAK};
+use super::{Local, Shared, WorkerRunner, LOCAL, MAINTENANCE_INTERVAL, MAX_LIFO_STREAK};
 use crate::current_node;
 use crate::sync::atomic::Ordering::*;
 use crate::sync::deque::Steal;
@@ -46,7 +46,8 @@ impl WorkerRunner {
         let mut progress = Progress::new(shared.stealers.len());
         while !shared.shutdown.load(Acquire) {
             tick = tick.wrapping_add(1);
-            if tick % MAINTENANCE_INTERVAL == 0 {
+            let maintenance = tick % MAINTENANCE_INTERVAL == 0;
+            if maintenance {
                 shared.park.poll_events(local.index);
                 // A safety net: tasks still waiting here a maintenance interval later (a wake
                 // that found every worker awake, which then parked) are shared.
@@ -55,7 +56,7 @@ impl WorkerRunner {
             let mut task = next_task(
                 &shared,
                 &local,
-                tick,
+                maintenance,
                 &mut lifo_streak,
                 &mut fed_from_outside,
             );
@@ -81,7 +82,7 @@ impl WorkerRunner {
                     let slot = &shared.polls[local.index];
                     let meta = &task.header().meta;
                     slot.begin(meta.id, meta.location);
-                    task::run(task, |t| shared.schedule(t, Origin::Yield));
+                    task::run(task, |t| shared.requeue_yielded(&local, t));
                     slot.end();
                 }
                 None => {
@@ -130,16 +131,18 @@ impl WorkerRunner {
     }
 }
 
-/// The next task from this worker's own queues or the injector.
+/// The next task from this worker's own queues or the injector (the injector first at the
+/// `maintenance` tick). Inlined: it runs once per task, on the worker loop's hottest path.
+#[inline(always)]
 fn next_task(
     shared: &Shared,
     local: &Local,
-    tick: u32,
+    maintenance: bool,
     lifo_streak: &mut u32,
     from_injector: &mut bool,
 ) -> Option<NodeRef> {
     let lifo = &shared.lifos[local.index];
-    if tick % MAINTENANCE_INTERVAL == 0 {
+    if maintenance {
         if let Steal::Success(task) = steal_retrying(&shared.injector) {
             *from_injector = true;
             shared.counters[local.index].injector_pulls.add(1);

@@ -1,8 +1,9 @@
 //! Queueing a task and waking a worker for it.
 //!
-//! A task queued on one of this scheduler's own workers goes to that worker: a yield at the back
-//! of its queue, anything else in its LIFO slot (the task there before moves to the queue). From
-//! anywhere else it goes to the injector. Then at most one sleeping worker is woken, and only if
+//! A task queued on one of this scheduler's own workers goes to that worker's LIFO slot (the task
+//! there before moves to the queue); a task that woke itself during its poll (a yield) goes to
+//! the back of the queue of the worker that ran it. From anywhere else a task goes to the
+//! injector. Then at most one sleeping worker is woken, and only if
 //! the task would otherwise wait while nobody searches, and only a push that starts a wait
 //! looks; the fences that pair with a parking worker's are on the paths where this worker may
 //! not look at its queues again soon (a push during a poll, a push from outside).
@@ -10,7 +11,7 @@
 use std::cell::Cell;
 use std::ptr::NonNull;
 
-use super::{Local, Origin, Shared, LOCAL};
+use super::{Local, Shared, LOCAL};
 use crate::current_node;
 use crate::sync::atomic::{fence, Ordering::*};
 use crate::sync::Arc;
@@ -20,9 +21,9 @@ impl Shared {
     /// Queues a task. The caller holds a counted reference to the scheduler (a spawn through a
     /// `Scheduler`, a worker requeueing the task it ran); wakes go through
     /// [`schedule_woken`](Shared::schedule_woken).
-    pub(crate) fn schedule(&self, task: NodeRef, origin: Origin) {
+    pub(crate) fn schedule(&self, task: NodeRef) {
         match self.own_worker() {
-            Some(local) => self.schedule_local(local, task, origin),
+            Some(local) => self.schedule_local(local, task),
             None => self.inject(task),
         }
     }
@@ -43,7 +44,7 @@ impl Shared {
         // SAFETY: alive now (the caller's guarantee).
         let shared = unsafe { this.as_ref() };
         match shared.own_worker() {
-            Some(local) => shared.schedule_local(local, task, Origin::Ready),
+            Some(local) => shared.schedule_local(local, task),
             None => {
                 // SAFETY: `this` came from `as_raw` (what `Arc::into_raw` returns), and the
                 // scheduler is alive now.
@@ -70,16 +71,15 @@ impl Shared {
         Some(unsafe { &*local })
     }
 
-    /// Queues a task on this thread's own worker: a yield at the back of its queue, anything
-    /// else in its LIFO slot (the task there before moves to the queue).
+    /// Queues a task on this thread's own worker, in its LIFO slot (the task there before moves
+    /// to the queue).
     ///
     /// Then the work-conserving rule: a task that this worker will not run next must not wait
     /// while a peer sleeps. During a poll every queued task waits (the poll may go on for
-    /// long); between polls, and for a yield (its poll is over), all but the one this worker
-    /// runs next. If any waits, a sleeping peer is woken, unless one is already searching: it
-    /// will find the task, in the queue or, if the poll that woke it still runs, in the LIFO
-    /// slot (`LifoSlot::steal`). The searcher throttles the wake-ups: while it is on its way,
-    /// further pushes wake nobody.
+    /// long); between polls all but the one this worker runs next. If any waits, a sleeping
+    /// peer is woken, unless one is already searching: it will find the task, in the queue or,
+    /// if the poll that woke it still runs, in the LIFO slot (`LifoSlot::steal`). The searcher
+    /// throttles the wake-ups: while it is on its way, further pushes wake nobody.
     ///
     /// Only a push that makes a task wait where none waited (or a backlog where only the LIFO
     /// task waited) looks at the idle state: tasks that already waited had that look when
@@ -88,18 +88,16 @@ impl Shared {
     /// recheck before it parks. Each look is a fence and a read of a line every parking or
     /// searching worker writes: once per push, they were about a tenth of `spawn_recursively`'s
     /// samples.
-    pub(super) fn schedule_local(&self, local: &Local, task: NodeRef, origin: Origin) {
+    pub(super) fn schedule_local(&self, local: &Local, task: NodeRef) {
         let lifo = &self.lifos[local.index];
         let seq = self.polls[local.index].own_seq();
-        // Whether the push put a task in the queue (a yield, or the LIFO task it displaced).
-        let queued_one = if origin == Origin::Yield {
-            local.queue.push(task);
-            true
-        } else if let Some(previous) = lifo.put(task, seq) {
-            local.queue.push(previous);
-            true
-        } else {
-            false
+        // Whether the push put a task in the queue (the LIFO task it displaced).
+        let queued_one = match lifo.put(task, seq) {
+            Some(previous) => {
+                local.queue.push(previous);
+                true
+            }
+            None => false,
         };
         if local.in_park.get() {
             // Woken from inside `park` (I/O, timers): this worker still counts as asleep,
@@ -108,7 +106,7 @@ impl Shared {
             // once `park` returns (`share_local_backlog`).
             return;
         }
-        let in_poll = seq % 2 == 1 && origin != Origin::Yield;
+        let in_poll = seq % 2 == 1;
         let runs_next_here = usize::from(!in_poll);
         let queued = local.queue.len();
         let waiting = queued + usize::from(lifo.is_occupied());
@@ -123,6 +121,21 @@ impl Shared {
             if began {
                 self.notify_for_local_work(in_poll);
             }
+        }
+    }
+
+    /// Requeues the task this worker just polled, which woke itself during the poll (a yield):
+    /// at the back of this worker's queue, behind the others. Called by the worker loop between
+    /// polls, never inside `park`, so the rule of [`schedule_local`](Self::schedule_local)
+    /// reduces to one case: this worker runs one task next (the LIFO task, or the queue's
+    /// head), and a wait begins when the push leaves exactly two tasks here (with one, the
+    /// yielder runs next; with more, the wait had begun before and was looked at then).
+    #[inline]
+    pub(super) fn requeue_yielded(&self, local: &Local, task: NodeRef) {
+        local.queue.push(task);
+        let waiting = local.queue.len() + usize::from(self.lifos[local.index].is_occupied());
+        if waiting == 2 {
+            self.notify_for_local_work(false);
         }
     }
 
