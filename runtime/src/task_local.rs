@@ -13,7 +13,7 @@
 //! frames the child cannot see.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -71,14 +71,22 @@ pub(crate) type Locals = Option<Arc<Frame>>;
 
 thread_local! {
     static CURRENT: RefCell<Locals> = const { RefCell::new(None) };
+    /// Whether `CURRENT` holds values (kept by `swapped_in`, its only writer): a spawn with none
+    /// set, the common case, reads this plain flag instead of `CURRENT`, which has a destructor
+    /// to register and a borrow flag to check (20 instructions of every spawn).
+    static ANY_SET: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The values the running code sees, for a task or a blocking job it spawns.
 pub(crate) fn snapshot() -> Locals {
+    if !ANY_SET.with(Cell::get) {
+        return None;
+    }
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
 /// Spawns `future` under `parent`, carrying the spawner's values if it has any.
+#[inline]
 pub(crate) fn spawn<F>(
     scheduler: &Scheduler,
     parent: &NodeRef,
@@ -112,16 +120,21 @@ fn swapped_in<R>(slot: &mut Locals, f: impl FnOnce() -> R) -> R {
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
             if self.entered {
-                let _ = CURRENT.try_with(|c| mem::swap(&mut *c.borrow_mut(), self.slot));
+                let _ = CURRENT.try_with(|c| swap_current(c, self.slot));
             }
         }
     }
     // Fails only while this thread's locals are being destroyed: `f` then runs without values.
-    let entered = CURRENT
-        .try_with(|c| mem::swap(&mut *c.borrow_mut(), slot))
-        .is_ok();
+    let entered = CURRENT.try_with(|c| swap_current(c, slot)).is_ok();
     let _restore = Restore { slot, entered };
     f()
+}
+
+/// Swaps `*slot` with `CURRENT`'s values (`current`) and keeps `ANY_SET` true to them.
+fn swap_current(current: &RefCell<Locals>, slot: &mut Locals) {
+    let mut current = current.borrow_mut();
+    mem::swap(&mut *current, slot);
+    ANY_SET.with(|any| any.set(current.is_some()));
 }
 
 pin_project! {
