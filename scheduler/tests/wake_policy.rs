@@ -323,25 +323,36 @@ fn several_tasks_woken_by_a_task_wake_a_sleeping_peer() {
 
 #[test]
 fn a_lone_task_that_yields_wakes_no_peer() {
-    // Its poll is over and nothing else waits: this worker runs it next.
+    // Its poll is over and nothing else waits: this worker runs it next, and a wake-up of the
+    // sleeping peer per yield would be wasted. The task resumes "for I/O" on worker 0 with
+    // both workers asleep (a wake from inside `park` with one task wakes nobody), then yields
+    // many times; every unpark of either worker meanwhile is counted.
     let wakes = conclusive(|| {
-        peer_wakes_during(
-            |_, _| (),
-            |(), scheduler, group| {
-                let task = async {
-                    for _ in 0..100 {
-                        YieldOnce(false).await;
-                    }
-                };
-                let handle = scheduler.spawn(group.node(), task, SpawnMeta::here(), "scope");
-                drop(handle);
-            },
-        )
+        let s = setup();
+        let park = s.park.clone();
+        let (counted, count) = std::sync::mpsc::channel();
+        let task = async move {
+            WaitForIo(park.clone(), false).await;
+            let unparks = || -> usize { park.workers.iter().map(|w| w.unparks.load(SeqCst)).sum() };
+            let (before, asleep) = (unparks(), park.asleep(1));
+            for _ in 0..10_000 {
+                YieldOnce(false).await;
+            }
+            let _ = counted.send(asleep.then(|| unparks() - before));
+        };
+        let handle = s
+            .scheduler
+            .spawn(s.root.node(), task, SpawnMeta::here(), "root")
+            .unwrap();
+        s.park.wait_until_settled();
+        s.park.deliver_io_to(0);
+        futures::executor::block_on(handle).unwrap();
+        s.finish();
+        count.recv().unwrap()
     });
-    // The spawn itself (during the poll) may wake the peer once; the hundred yields may not.
     assert!(
         wakes <= 1,
-        "a lone yielding task woke the peer {wakes} times"
+        "a lone yielding task woke a worker {wakes} times"
     );
 }
 
