@@ -152,6 +152,18 @@ fn setup() -> Setup {
 }
 
 impl Setup {
+    /// Spawns `task` under the root, waits until it waits for "I/O" and both workers sleep,
+    /// resumes it "by I/O" on worker 0, and waits until it has finished.
+    fn run_resumed_by_io(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let handle = self
+            .scheduler
+            .spawn(self.root.node(), task, SpawnMeta::here(), "root")
+            .unwrap();
+        self.park.wait_until_settled();
+        self.park.deliver_io_to(0);
+        futures::executor::block_on(handle).unwrap();
+    }
+
     fn finish(self) {
         self.root.close();
         futures::executor::block_on(std::future::poll_fn(|cx| self.root.poll_complete(cx)));
@@ -189,13 +201,7 @@ fn peer_wakes_during<S: Send + 'static>(
             result.store(park.workers[1].unparks.load(SeqCst) - before, SeqCst);
         }
     };
-    let handle = s
-        .scheduler
-        .spawn(s.root.node(), task, SpawnMeta::here(), "root")
-        .unwrap();
-    s.park.wait_until_settled();
-    s.park.deliver_io_to(0);
-    futures::executor::block_on(handle).unwrap();
+    s.run_resumed_by_io(task);
     group.close();
     futures::executor::block_on(std::future::poll_fn(|cx| group.poll_complete(cx)));
     drop(group);
@@ -298,13 +304,7 @@ fn a_task_woken_into_the_lifo_slot_runs_on_a_peer_while_the_waker_computes() {
         }
         ran.store(receiver_ran.load(SeqCst), SeqCst);
     };
-    let handle = s
-        .scheduler
-        .spawn(s.root.node(), dispatcher, SpawnMeta::here(), "root")
-        .unwrap();
-    s.park.wait_until_settled();
-    s.park.deliver_io_to(0);
-    futures::executor::block_on(handle).unwrap();
+    s.run_resumed_by_io(dispatcher);
     futures::executor::block_on(receiver).unwrap();
     s.finish();
     assert!(
@@ -340,13 +340,7 @@ fn a_lone_task_that_yields_wakes_no_peer() {
             }
             let _ = counted.send(asleep.then(|| unparks() - before));
         };
-        let handle = s
-            .scheduler
-            .spawn(s.root.node(), task, SpawnMeta::here(), "root")
-            .unwrap();
-        s.park.wait_until_settled();
-        s.park.deliver_io_to(0);
-        futures::executor::block_on(handle).unwrap();
+        s.run_resumed_by_io(task);
         s.finish();
         count.recv().unwrap()
     });
