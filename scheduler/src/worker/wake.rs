@@ -3,10 +3,10 @@
 //! A task queued on one of this scheduler's own workers goes to that worker's LIFO slot (the task
 //! there before moves to the queue); a task that woke itself during its poll (a yield) goes to
 //! the back of the queue of the worker that ran it. From anywhere else a task goes to the
-//! injector. Then at most one sleeping worker is woken, and only if
-//! the task would otherwise wait while nobody searches, and only a push that starts a wait
-//! looks; the fences that pair with a parking worker's are on the paths where this worker may
-//! not look at its queues again soon (a push during a poll, a push from outside).
+//! injector. Then at most one sleeping worker is woken, and only if the task would otherwise
+//! wait while nobody searches, and only a push that starts a wait looks; the fences that pair
+//! with a parking worker's are on the paths where this worker may not look at its queues again
+//! soon (a push during a poll, a push from outside).
 
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -19,8 +19,8 @@ use crate::task::NodeRef;
 
 impl Shared {
     /// Queues a task. The caller holds a counted reference to the scheduler (a spawn through a
-    /// `Scheduler`, a worker requeueing the task it ran); wakes go through
-    /// [`schedule_woken`](Shared::schedule_woken).
+    /// `Scheduler`); wakes go through [`schedule_woken`](Shared::schedule_woken), a yield
+    /// through [`requeue_yielded`](Shared::requeue_yielded).
     pub(crate) fn schedule(&self, task: NodeRef) {
         match self.own_worker() {
             Some(local) => self.schedule_local(local, task),
