@@ -41,15 +41,19 @@ fn line_of(dump: &str, id: u64) -> &str {
 #[test]
 fn a_sleeping_task_shows_its_timer_and_deadline() {
     runtime(1).block_on(async {
-        let asleep = Instant::now() + Duration::from_secs(3600);
-        let task = nursery::task::Builder::new()
-            .name("sleeper")
-            .spawn(nursery::time::sleep(Duration::from_secs(3600)));
+        let hour = Duration::from_secs(3600);
+        let before = Instant::now();
+        let sleep = nursery::time::sleep(hour);
+        let after = Instant::now();
+        let task = nursery::task::Builder::new().name("sleeper").spawn(sleep);
         let (node, dump) = dumped_when(task.id(), |n| n.waiting_on.is_some()).await;
         match node.waiting_on {
             Some(Wait::Timer { deadline }) => {
-                let off = deadline.max(asleep) - deadline.min(asleep);
-                assert!(off < Duration::from_secs(60), "deadline {deadline:?}");
+                // The sleep's own deadline, to the nanosecond the clock gives.
+                assert!(
+                    before + hour <= deadline && deadline <= after + hour,
+                    "deadline {deadline:?}, made between {before:?} and {after:?}"
+                );
             }
             other => panic!("expected a timer, got {other:?}"),
         }

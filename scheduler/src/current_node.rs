@@ -157,15 +157,30 @@ pub fn wake_guarded(waker: std::task::Waker) {
 /// [`Wait::Timer`](crate::Wait::Timer) does not replace another leaf recorded in the same poll.
 /// Copies a few words; does nothing outside a node.
 pub fn record_wait(wait: crate::Wait) {
+    let timer = matches!(wait, crate::Wait::Timer { .. });
+    record_in_slot(timer, |slot| slot.set(wait));
+}
+
+/// [`record_wait`] of a [`Wait::Timer`](crate::Wait::Timer) whose deadline lies `after_epoch`
+/// nanoseconds after [`timer_epoch`](crate::timer_epoch): what a timer that knows that offset
+/// records, without computing it from an `Instant`.
+pub fn record_timer_wait(after_epoch: u64) {
+    record_in_slot(true, |slot| slot.set_timer(after_epoch));
+}
+
+/// Runs `record` on the current node's wait slot, unless there is no current node or the wait
+/// is a timer's (`timer`) and a leaf already recorded one for this node in this poll.
+#[inline]
+fn record_in_slot(timer: bool, record: impl FnOnce(&crate::task::wait::WaitSlot)) {
     let Some(ptr) = CURRENT_NODE.with(Cell::get).node else {
         return;
     };
     let recorded = RECORDED_FOR.with(|r| r.replace(Some(ptr)));
-    if matches!(wait, crate::Wait::Timer { .. }) && recorded == Some(ptr) {
+    if timer && recorded == Some(ptr) {
         return;
     }
     // SAFETY: the current node is kept alive while it is current (see `with_current_node`).
-    unsafe { ptr.as_ref() }.meta.waiting.set(wait);
+    record(&unsafe { ptr.as_ref() }.meta.waiting);
 }
 
 /// Polls `poll` (a group's body, with the group current), showing no wait for the group while

@@ -38,7 +38,8 @@ pub use metrics::WorkerMetrics;
 pub use park::Park;
 pub use poll_slot::PollSnapshot;
 pub use task::{
-    Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SocketWait, SpawnError, SpawnMeta, Wait,
+    timer_epoch, Hold, JoinError, JoinHandle, NodeInfo, NodeRef, SocketWait, SpawnError, SpawnMeta,
+    Wait,
 };
 pub use worker::{Scheduler, WorkerRunner};
 

@@ -24,11 +24,15 @@ use crate::time::wheels::Slot;
 /// Outside a runtime.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
+    let handle = crate::current_runtime::expect_handle();
+    let now = handle.inner.driver.timers.now();
     // A deadline past the end of `Instant` is as good as never.
-    let deadline = crate::time::now()
-        .checked_add(duration)
-        .unwrap_or_else(far_future);
-    sleep_until(deadline)
+    let deadline = now.checked_add(duration).unwrap_or_else(|| far_future(now));
+    Sleep {
+        deadline,
+        handle,
+        slot: None,
+    }
 }
 
 /// Waits until `deadline`.
@@ -55,9 +59,9 @@ pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     }
 }
 
-pub(crate) fn far_future() -> Instant {
-    // About 30 years: beyond any real wait, well inside `Instant`'s range.
-    crate::time::now() + Duration::from_secs(86_400 * 365 * 30)
+/// A deadline `now` plus about 30 years: beyond any real wait, well inside `Instant`'s range.
+fn far_future(now: Instant) -> Instant {
+    now + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// The future of [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
@@ -159,7 +163,7 @@ impl Future for Sleep {
         // message) reads the clock only when it is registered and once it has fired.
         if let Some(slot) = this.slot {
             if driver.timers.update(slot, cx.waker()) {
-                return pending(this.deadline);
+                return pending(slot);
             }
             // Fired, or dropped with the wheels at shutdown: the clock decides.
             this.slot = None;
@@ -175,13 +179,14 @@ impl Future for Sleep {
             driver.deadline_moved_up(slot.wheel, at, worker.is_some());
         }
         this.slot = Some(slot);
-        pending(this.deadline)
+        pending(slot)
     }
 }
 
-/// Records what the polling task waits for (task dumps) and returns `Pending`.
-fn pending(deadline: Instant) -> Poll<()> {
-    nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Timer { deadline });
+/// Records what the polling task waits for (task dumps: the timer's deadline) and returns
+/// `Pending`.
+fn pending(slot: Slot) -> Poll<()> {
+    nursery_scheduler::current_node::record_timer_wait(slot.deadline);
     Poll::Pending
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use super::sleep::{far_future, sleep_until, Sleep};
+use super::sleep::{sleep, sleep_until, Sleep};
 
 /// Runs `future` for at most `duration`. On expiry the future is dropped (cancelling whatever it
 /// owned, scopes included) and `Err(Elapsed)` is returned.
@@ -27,10 +27,10 @@ use super::sleep::{far_future, sleep_until, Sleep};
 /// Outside a runtime.
 #[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    let deadline = crate::time::now()
-        .checked_add(duration)
-        .unwrap_or_else(far_future);
-    timeout_at(deadline, future)
+    Timeout {
+        future,
+        delay: sleep(duration),
+    }
 }
 
 /// Like [`timeout`], with an absolute deadline.

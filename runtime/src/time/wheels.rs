@@ -39,6 +39,8 @@ use super::clock::Clock;
 
 /// Timer resolution: the wheel counts milliseconds since the runtime started.
 const TICK: Duration = Duration::from_millis(1);
+/// [`TICK`] in nanoseconds: offsets from the start are kept as `u64` nanoseconds.
+const TICK_NANOS: u64 = TICK.as_nanos() as u64;
 
 /// How late a sleeping worker wakes for the timers of a peer that sleeps too: the peer wakes
 /// for them itself, so this wake-up is a backup (the peer may have been woken since to block
@@ -49,6 +51,9 @@ const ASLEEP_OWNER_GRACE: Duration = Duration::from_millis(10);
 pub(crate) struct Timers {
     clock: Clock,
     start: Instant,
+    /// `start` in nanoseconds after the epoch of recorded timer waits (`timer_epoch`): a
+    /// timer's recorded deadline is this plus its offset from `start` (see [`Slot::deadline`]).
+    start_after_epoch: u64,
     wheels: Box<[Mutex<Wheel<Waker>>]>,
     next_remote: AtomicUsize,
 }
@@ -58,25 +63,33 @@ pub(crate) struct Timers {
 pub(crate) struct Slot {
     pub(crate) wheel: usize,
     pub(crate) key: TimerKey,
+    /// The deadline in nanoseconds after `timer_epoch`, as task dumps record it.
+    pub(crate) deadline: u64,
 }
 
 impl Timers {
     /// `paused`: the clock starts paused (`Builder::start_paused`).
     pub(crate) fn new(workers: usize, paused: bool) -> Timers {
+        // Taken first: the start lies after the epoch.
+        let epoch = nursery_scheduler::timer_epoch();
         let start = Instant::now();
         Timers {
             clock: Clock::new(start, paused),
             start,
+            start_after_epoch: nanos(start.saturating_duration_since(epoch)),
             wheels: (0..workers).map(|_| Mutex::new(Wheel::new())).collect(),
             next_remote: AtomicUsize::new(0),
         }
     }
 
+    /// How far `instant` lies after the start, in nanoseconds (0 for one before it).
+    fn offset(&self, instant: Instant) -> u64 {
+        nanos(instant.saturating_duration_since(self.start))
+    }
+
     /// The first tick at or after `deadline`: a timer never fires early.
     fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let since = deadline.saturating_duration_since(self.start);
-        let ticks = since.as_nanos().div_ceil(TICK.as_nanos());
-        u64::try_from(ticks).unwrap_or(u64::MAX)
+        self.offset(deadline).div_ceil(TICK_NANOS)
     }
 
     /// The runtime clock's reading.
@@ -113,14 +126,12 @@ impl Timers {
     }
 
     fn now_tick(&self) -> u64 {
-        let since = self.clock.now().saturating_duration_since(self.start);
-        u64::try_from(since.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX)
+        self.offset(self.clock.now()) / TICK_NANOS
     }
 
     fn tick_instant(&self, tick: u64) -> Option<Instant> {
-        let nanos = TICK.as_nanos().checked_mul(u128::from(tick))?;
-        self.start
-            .checked_add(Duration::from_nanos(u64::try_from(nanos).ok()?))
+        let nanos = tick.checked_mul(TICK_NANOS)?;
+        self.start.checked_add(Duration::from_nanos(nanos))
     }
 
     /// Registers a timer. `worker`: the calling thread's worker index in this runtime, if any.
@@ -133,7 +144,8 @@ impl Timers {
         deadline: Instant,
         waker: Waker,
     ) -> (Slot, Option<Instant>) {
-        let tick = self.deadline_tick(deadline);
+        let offset = self.offset(deadline);
+        let tick = offset.div_ceil(TICK_NANOS);
         let index = match worker {
             Some(i) => i,
             None => self.next_remote.fetch_add(1, Relaxed) % self.wheels.len(),
@@ -143,7 +155,13 @@ impl Timers {
         let key = wheel.insert(tick, waker);
         drop(wheel);
         let nearest = earlier.then(|| self.tick_instant(tick)).flatten();
-        (Slot { wheel: index, key }, nearest)
+        let deadline = self.start_after_epoch.saturating_add(offset);
+        let slot = Slot {
+            wheel: index,
+            key,
+            deadline,
+        };
+        (slot, nearest)
     }
 
     /// Updates the waker of a pending timer; false if it already fired.
@@ -261,6 +279,14 @@ impl Timers {
             drop(old);
         }
     }
+}
+
+/// `duration` in nanoseconds, saturating at `u64::MAX` (584 years).
+fn nanos(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(duration.subsec_nanos()))
 }
 
 /// Wakes the wakers of fired timers (outside any wheel's lock), each guarded against a panic;

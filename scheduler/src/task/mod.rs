@@ -21,7 +21,7 @@ pub use error::{JoinError, SpawnError};
 pub use join::JoinHandle;
 pub use meta::SpawnMeta;
 pub use node::{Hold, NodeInfo, NodeRef};
-pub use wait::{SocketWait, Wait};
+pub use wait::{timer_epoch, SocketWait, Wait};
 
 pub(crate) use poll::run;
 

@@ -129,11 +129,14 @@ const BLOCKING: u64 = 6;
 const OTHER: u64 = 7;
 const FOREIGN: u64 = 8;
 const TAG_MASK: u64 = 0xFF;
-/// In a timer's first word: the deadline lies before `epoch()` by `a` nanoseconds.
+/// In a timer's first word: the deadline lies before `timer_epoch()` by `a` nanoseconds.
 const BEFORE_EPOCH: u64 = 1 << 8;
 
-/// The instant timer deadlines are encoded from.
-fn epoch() -> Instant {
+/// The instant a recorded timer's deadline is counted from (in nanoseconds), fixed at its
+/// first use. A timer wheel that takes it before its own start can record its deadlines with
+/// [`record_timer_wait`](crate::current_node::record_timer_wait): its offset from the epoch plus
+/// the deadline's offset from its start, an addition instead of a subtraction of `Instant`s.
+pub fn timer_epoch() -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
 }
@@ -148,9 +151,9 @@ fn str_words(s: &'static str) -> (u64, u64) {
 
 fn encode(wait: Wait) -> [u64; 3] {
     match wait {
-        Wait::Timer { deadline } => match deadline.checked_duration_since(epoch()) {
+        Wait::Timer { deadline } => match deadline.checked_duration_since(timer_epoch()) {
             Some(after) => [TIMER, nanos(after), 0],
-            None => [TIMER | BEFORE_EPOCH, nanos(epoch() - deadline), 0],
+            None => [TIMER | BEFORE_EPOCH, nanos(timer_epoch() - deadline), 0],
         },
         Wait::Io { fd, write } => [
             IO | u64::from(write) << 8 | u64::from(fd as u32) << 32,
@@ -185,10 +188,10 @@ fn decode(words: [u64; 3]) -> Option<Wait> {
     };
     Some(match first & TAG_MASK {
         TIMER if first & BEFORE_EPOCH != 0 => Wait::Timer {
-            deadline: epoch() - Duration::from_nanos(a),
+            deadline: timer_epoch() - Duration::from_nanos(a),
         },
         TIMER => Wait::Timer {
-            deadline: epoch() + Duration::from_nanos(a),
+            deadline: timer_epoch() + Duration::from_nanos(a),
         },
         IO => Wait::Io {
             fd: (first >> 32) as u32 as i32,
@@ -216,6 +219,11 @@ impl WaitSlot {
 
     pub(crate) fn set(&self, wait: Wait) {
         self.write(encode(wait));
+    }
+
+    /// Records `Wait::Timer` with a deadline `after_epoch` nanoseconds after [`timer_epoch`].
+    pub(crate) fn set_timer(&self, after_epoch: u64) {
+        self.write([TIMER, after_epoch, 0]);
     }
 
     /// A body's poll begins: it waits on nothing while it runs (a group has no RUNNING state
@@ -305,7 +313,7 @@ mod tests {
             },
             // Made before the epoch the slot encodes deadlines from.
             Wait::Timer {
-                deadline: epoch() - Duration::from_secs(1),
+                deadline: timer_epoch() - Duration::from_secs(1),
             },
             Wait::Io { fd: 7, write: true },
             Wait::Io {
@@ -341,6 +349,16 @@ mod tests {
         }
         slot.clear();
         assert_eq!(slot.get(Duration::ZERO), None);
+    }
+
+    #[test]
+    fn a_timer_set_by_its_offset_reads_back_as_its_deadline() {
+        let slot = WaitSlot::new();
+        slot.set_timer(1_500_000_001);
+        let deadline = timer_epoch() + Duration::from_nanos(1_500_000_001);
+        assert_eq!(slot.get(Duration::ZERO), Some(Wait::Timer { deadline }));
+        slot.set(Wait::Timer { deadline });
+        assert_eq!(slot.words[1].load(Relaxed), 1_500_000_001, "one encoding");
     }
 
     #[test]
