@@ -51,7 +51,7 @@ pub(crate) const MAX_POOLED_BYTES: usize = 8 << 20;
 const MIN_SIZE: usize = std::mem::size_of::<FreeCell>();
 
 /// The size class of a layout, if cells of it are recycled. (Task cells start at the header's
-/// 160 bytes; the smallest classes only matter to the tests.)
+/// 192 bytes; the smallest classes only matter to the tests.)
 pub(crate) fn class_of(layout: Layout) -> Option<usize> {
     (layout.size() <= MAX_SIZE && layout.align() <= ALIGN)
         .then(|| (layout.size().max(MIN_SIZE) - 1) / STEP)
