@@ -1,5 +1,7 @@
-//! A scope's concurrency limit: `spawn_wait` waiters are served oldest first, and a waiter that
-//! gives up never takes a freed slot with it (R9).
+//! A scope's concurrency limit: `spawn_wait` waiters are served oldest first, a waiter that
+//! gives up never takes a freed slot with it (R9), and once the scope is cancelled nothing waits
+//! or fails for a slot (its children are cancelled on arrival), however long shielded children
+//! hold theirs.
 
 mod support;
 
@@ -123,5 +125,119 @@ fn a_waiter_dropped_after_being_handed_the_slot_passes_it_to_the_next() {
             .expect("then the last");
         assert_eq!(child.await.unwrap(), 3);
         assert!(s.try_spawn(async { 0 }).is_ok(), "no slot was lost");
+    }));
+}
+
+/// A shielded child holds the only slot until `release` is sent.
+fn hold_the_slot(s: &Scope) -> (futures::channel::oneshot::Sender<()>, JoinHandle<()>) {
+    let (release, released) = futures::channel::oneshot::channel::<()>();
+    let holder = s.spawn_shielded(async move {
+        let _ = released.await;
+    });
+    (release, holder)
+}
+
+#[test]
+fn spawn_wait_in_a_cancelled_scope_does_not_wait_for_a_shielded_childs_slot() {
+    runtime(2).block_on(nursery::scope(|s| async move {
+        s.set_limit(1);
+        let (release, holder) = hold_the_slot(&s);
+        s.cancel();
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let child = timeout(
+            Duration::from_secs(5),
+            s.spawn_wait(async move { flag.store(true, std::sync::atomic::Ordering::SeqCst) }),
+        )
+        .await
+        .expect("spawn_wait waited for the slot the shielded child holds")
+        .expect("a cancelled scope still takes children (cancelled)");
+        assert!(child.await.unwrap_err().is_cancelled());
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "the child ran"
+        );
+        release.send(()).unwrap();
+        holder.await.unwrap();
+    }));
+}
+
+#[test]
+fn a_spawn_wait_already_waiting_returns_when_the_scope_is_cancelled() {
+    runtime(2).block_on(nursery::scope(|s| async move {
+        // Two slots: the holder's, and a shielded producer's that feeds the scope through
+        // `spawn_wait` (a shielded child is not cancelled: it goes on waiting).
+        s.set_limit(2);
+        let (release, holder) = hold_the_slot(&s);
+        let producer = s.clone();
+        let (queued, producer_queued) = futures::channel::oneshot::channel::<()>();
+        let producer = s.spawn_shielded(async move {
+            let mut wait = Box::pin(producer.spawn_wait(async {}));
+            assert!(poll!(&mut wait).is_pending(), "the slot is held");
+            queued.send(()).unwrap();
+            wait.await
+        });
+        producer_queued.await.unwrap();
+        s.cancel();
+        let child = timeout(Duration::from_secs(5), producer)
+            .await
+            .expect("the waiting spawn_wait was not woken by the cancel")
+            .unwrap()
+            .expect("a cancelled scope still takes children (cancelled)");
+        assert!(child.await.unwrap_err().is_cancelled());
+        release.send(()).unwrap();
+        holder.await.unwrap();
+    }));
+}
+
+#[test]
+fn a_spawn_wait_waiting_when_the_grace_period_runs_out_returns() {
+    runtime(2).block_on(nursery::scope(|s| async move {
+        s.set_limit(2);
+        let (release, holder) = hold_the_slot(&s);
+        let producer = s.clone();
+        let (queued, producer_queued) = futures::channel::oneshot::channel::<()>();
+        let producer = s.spawn_shielded(async move {
+            let mut wait = Box::pin(producer.spawn_wait(async {}));
+            assert!(poll!(&mut wait).is_pending(), "the slot is held");
+            queued.send(()).unwrap();
+            wait.await
+        });
+        producer_queued.await.unwrap();
+        // The grace period's end cancels the scope's children (not the shielded ones).
+        s.shutdown(Duration::from_millis(10));
+        let child = timeout(Duration::from_secs(5), producer)
+            .await
+            .expect("the waiting spawn_wait was not woken when the grace period ran out")
+            .unwrap()
+            .expect("a cancelled scope still takes children (cancelled)");
+        assert!(child.await.unwrap_err().is_cancelled());
+        release.send(()).unwrap();
+        holder.await.unwrap();
+    }));
+}
+
+#[test]
+fn a_full_cancelled_scope_still_takes_children_and_cancels_them() {
+    runtime(1).block_on(nursery::scope(|s| async move {
+        s.set_limit(1);
+        let (release, holder) = hold_the_slot(&s);
+        assert!(s.try_spawn(async {}).unwrap_err().is_full());
+        s.cancel();
+        let child = s
+            .try_spawn(async {})
+            .expect("cancelled children take no slot");
+        assert!(child.await.unwrap_err().is_cancelled());
+        assert!(s.spawn(async {}).await.unwrap_err().is_cancelled());
+        // A shielded child would run: it still needs a slot.
+        let shielded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.spawn_shielded(async {});
+        }));
+        assert!(
+            shielded.is_err(),
+            "a shielded child took a slot the holder has"
+        );
+        release.send(()).unwrap();
+        holder.await.unwrap();
     }));
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use nursery_scheduler::NodeRef;
 use parking_lot::Mutex;
 use pin_project_lite::pin_project;
 
@@ -182,11 +183,21 @@ impl Control {
     /// Polls for a slot; `ticket` is the caller's place among the waiters. Waiters are served
     /// oldest first: a freed slot is handed to the oldest one (removing its ticket), so a
     /// newcomer never takes a slot someone waits for.
+    ///
+    /// In a `cancelled` scope it is ready at once with no slot: the child it is for is cancelled
+    /// on arrival and never runs, and a slot it was handed goes to the next waiter.
     pub(crate) fn poll_acquire(
         self: &Arc<Self>,
         ticket: &mut Option<u64>,
+        cancelled: bool,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Permit>> {
+        if cancelled {
+            if let Some(t) = ticket.take() {
+                self.forget_slot_waiter(t);
+            }
+            return Poll::Ready(None);
+        }
         let mut state = self.state.lock();
         if let Some(t) = *ticket {
             return match state.slot_waiters.get_mut(&t) {
@@ -235,6 +246,15 @@ impl Control {
         }
     }
 
+    /// The scope was cancelled: every waiting `spawn_wait` looks again (and returns at once,
+    /// see `poll_acquire`) instead of waiting for a slot that a shielded child may hold for long.
+    pub(crate) fn wake_slot_waiters(&self) {
+        let waiters: Vec<Waker> = self.state.lock().slot_waiters.values().cloned().collect();
+        for w in waiters {
+            nursery_scheduler::current_node::wake_guarded(w);
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn slot_waiters(&self) -> usize {
         self.state.lock().slot_waiters.len()
@@ -245,13 +265,16 @@ impl Control {
 /// limit. Dropping it before it completes gives up its place, or passes on a slot it was handed.
 pub(crate) struct Acquire {
     control: Arc<Control>,
+    /// The scope's node: in a cancelled scope no slot is waited for.
+    scope: NodeRef,
     ticket: Option<u64>,
 }
 
 impl Acquire {
-    pub(crate) fn new(control: Arc<Control>) -> Acquire {
+    pub(crate) fn new(control: Arc<Control>, scope: NodeRef) -> Acquire {
         Acquire {
             control,
+            scope,
             ticket: None,
         }
     }
@@ -262,7 +285,8 @@ impl Future for Acquire {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Permit>> {
         let this = &mut *self;
-        let polled = this.control.poll_acquire(&mut this.ticket, cx);
+        let cancelled = this.scope.is_cancelled();
+        let polled = this.control.poll_acquire(&mut this.ticket, cancelled, cx);
         if polled.is_pending() {
             nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Other {
                 what: "a free slot under the scope's limit (spawn_wait)",

@@ -81,6 +81,7 @@ pin_project! {
             if let Some(group) = this.group.as_ref() {
                 if !group.node().is_complete() {
                     group.cancel();
+                    this.control.wake_slot_waiters();
                 }
             }
         }
@@ -220,6 +221,7 @@ impl<M: MakeBody> ScopeCore<M> {
                 // Every child (and every later one) is cancelled; a move-on/fail deadline stops
                 // the body as well, a grace period only the children.
                 this.group().cancel();
+                this.control.wake_slot_waiters();
                 *this.timer = None;
                 *this.deadline_hit = drops_body;
                 if !drops_body {

@@ -78,7 +78,10 @@ impl Scope {
 
     /// Spawns a child once the scope's concurrency limit leaves a free slot (at once if it has
     /// no limit). Waiters get freed slots in the order they started waiting; dropping this future
-    /// gives up its place, or passes on a slot it was just handed.
+    /// gives up its place, or passes on a slot it was just handed. In a cancelled scope it does
+    /// not wait (not even for slots that shielded children hold): the child is spawned cancelled
+    /// and never runs, like every child spawned there (see [`cancel`](Scope::cancel)), and a
+    /// waiting `spawn_wait` returns when the scope is cancelled.
     ///
     /// ```
     /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
@@ -100,7 +103,7 @@ impl Scope {
         let meta = SpawnMeta::here();
         let mut future = Some(future);
         async move {
-            let permit = Acquire::new(self.control.clone()).await;
+            let permit = Acquire::new(self.control.clone(), self.node.clone()).await;
             let future = future.take().expect("polled once to completion");
             match permit {
                 Some(permit) => self.spawn_raw(
@@ -153,6 +156,10 @@ impl Scope {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        if !meta.shielded && self.node.is_cancelled() {
+            // Cancelled on arrival, it never runs: it takes no slot.
+            return self.spawn_raw(future, meta);
+        }
         match self.control.try_acquire() {
             Ok(None) => self.spawn_raw(future, meta),
             Ok(Some(permit)) => self.spawn_raw(
@@ -177,7 +184,9 @@ impl Scope {
     }
 
     /// Limits how many children run at once (Go's `errgroup.SetLimit`): `spawn_wait` waits for a
-    /// slot, `try_spawn` fails with [`SpawnError::is_full`], `spawn` panics when full.
+    /// slot, `try_spawn` fails with [`SpawnError::is_full`], `spawn` panics when full. Once the
+    /// scope is cancelled, a child (but a shielded one) takes no slot: it is cancelled on
+    /// arrival and never runs, so none of them waits or fails for want of one.
     ///
     /// ```
     /// nursery_runtime::Runtime::new().unwrap().block_on(nursery_runtime::scope(|s| async move {
@@ -224,6 +233,7 @@ impl Scope {
     pub fn cancel(&self) {
         self.control.span.requested("scope cancel requested");
         self.node.cancel();
+        self.control.wake_slot_waiters();
     }
 
     /// Whether the scope was cancelled (by [`cancel`](Scope::cancel), a failing child, its
