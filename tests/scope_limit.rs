@@ -162,11 +162,12 @@ fn spawn_wait_in_a_cancelled_scope_does_not_wait_for_a_shielded_childs_slot() {
     }));
 }
 
-#[test]
-fn a_spawn_wait_already_waiting_returns_when_the_scope_is_cancelled() {
+/// With the scope's two slots taken (a holder's, and a shielded producer's that feeds the scope
+/// through `spawn_wait`), the producer queues a `spawn_wait`; then `cancel` runs, and the queued
+/// wait must return (a shielded child is not cancelled: only the wake-up ends its wait) with a
+/// child that is cancelled on arrival.
+fn a_queued_spawn_wait_returns_after(cancel: impl FnOnce(&Scope), what: &'static str) {
     runtime(2).block_on(nursery::scope(|s| async move {
-        // Two slots: the holder's, and a shielded producer's that feeds the scope through
-        // `spawn_wait` (a shielded child is not cancelled: it goes on waiting).
         s.set_limit(2);
         let (release, holder) = hold_the_slot(&s);
         let producer = s.clone();
@@ -178,10 +179,10 @@ fn a_spawn_wait_already_waiting_returns_when_the_scope_is_cancelled() {
             wait.await
         });
         producer_queued.await.unwrap();
-        s.cancel();
+        cancel(&s);
         let child = timeout(Duration::from_secs(5), producer)
             .await
-            .expect("the waiting spawn_wait was not woken by the cancel")
+            .unwrap_or_else(|_| panic!("the waiting spawn_wait was not woken by {what}"))
             .unwrap()
             .expect("a cancelled scope still takes children (cancelled)");
         assert!(child.await.unwrap_err().is_cancelled());
@@ -191,30 +192,17 @@ fn a_spawn_wait_already_waiting_returns_when_the_scope_is_cancelled() {
 }
 
 #[test]
+fn a_spawn_wait_already_waiting_returns_when_the_scope_is_cancelled() {
+    a_queued_spawn_wait_returns_after(Scope::cancel, "the cancel");
+}
+
+#[test]
 fn a_spawn_wait_waiting_when_the_grace_period_runs_out_returns() {
-    runtime(2).block_on(nursery::scope(|s| async move {
-        s.set_limit(2);
-        let (release, holder) = hold_the_slot(&s);
-        let producer = s.clone();
-        let (queued, producer_queued) = futures::channel::oneshot::channel::<()>();
-        let producer = s.spawn_shielded(async move {
-            let mut wait = Box::pin(producer.spawn_wait(async {}));
-            assert!(poll!(&mut wait).is_pending(), "the slot is held");
-            queued.send(()).unwrap();
-            wait.await
-        });
-        producer_queued.await.unwrap();
-        // The grace period's end cancels the scope's children (not the shielded ones).
-        s.shutdown(Duration::from_millis(10));
-        let child = timeout(Duration::from_secs(5), producer)
-            .await
-            .expect("the waiting spawn_wait was not woken when the grace period ran out")
-            .unwrap()
-            .expect("a cancelled scope still takes children (cancelled)");
-        assert!(child.await.unwrap_err().is_cancelled());
-        release.send(()).unwrap();
-        holder.await.unwrap();
-    }));
+    // The grace period's end cancels the scope's children (not the shielded ones).
+    a_queued_spawn_wait_returns_after(
+        |s| s.shutdown(Duration::from_millis(10)),
+        "the end of the grace period",
+    );
 }
 
 #[test]
