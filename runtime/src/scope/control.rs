@@ -184,21 +184,24 @@ impl Control {
     /// oldest first: a freed slot is handed to the oldest one (removing its ticket), so a
     /// newcomer never takes a slot someone waits for.
     ///
-    /// In a `cancelled` scope it is ready at once with no slot: the child it is for is cancelled
-    /// on arrival and never runs, and a slot it was handed goes to the next waiter.
+    /// Once the `scope` is cancelled it is ready at once with no slot: the child it is for is
+    /// cancelled on arrival and never runs, and a slot it was handed goes to the next waiter.
     pub(crate) fn poll_acquire(
         self: &Arc<Self>,
         ticket: &mut Option<u64>,
-        cancelled: bool,
+        scope: &NodeRef,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Permit>> {
-        if cancelled {
+        let mut state = self.state.lock();
+        // Read under the lock, which every cancel path takes after cancelling the node
+        // (`wake_slot_waiters`): a waiter that queues after this read is woken by it.
+        if scope.is_cancelled() {
+            drop(state);
             if let Some(t) = ticket.take() {
                 self.forget_slot_waiter(t);
             }
             return Poll::Ready(None);
         }
-        let mut state = self.state.lock();
         if let Some(t) = *ticket {
             return match state.slot_waiters.get_mut(&t) {
                 Some(waker) => {
@@ -246,8 +249,9 @@ impl Control {
         }
     }
 
-    /// The scope was cancelled: every waiting `spawn_wait` looks again (and returns at once,
-    /// see `poll_acquire`) instead of waiting for a slot that a shielded child may hold for long.
+    /// The scope was cancelled (call it after cancelling the node): every waiting `spawn_wait`
+    /// looks again (and returns at once, see `poll_acquire`) instead of waiting for a slot that a
+    /// shielded child may hold for long.
     pub(crate) fn wake_slot_waiters(&self) {
         let waiters: Vec<Waker> = self.state.lock().slot_waiters.values().cloned().collect();
         for w in waiters {
@@ -285,8 +289,7 @@ impl Future for Acquire {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Permit>> {
         let this = &mut *self;
-        let cancelled = this.scope.is_cancelled();
-        let polled = this.control.poll_acquire(&mut this.ticket, cancelled, cx);
+        let polled = this.control.poll_acquire(&mut this.ticket, &this.scope, cx);
         if polled.is_pending() {
             nursery_scheduler::current_node::record_wait(nursery_scheduler::Wait::Other {
                 what: "a free slot under the scope's limit (spawn_wait)",
