@@ -229,3 +229,38 @@ fn a_full_cancelled_scope_still_takes_children_and_cancels_them() {
         holder.await.unwrap();
     }));
 }
+
+#[test]
+fn a_spawn_wait_from_outside_returns_when_the_scopes_own_task_is_cancelled() {
+    runtime(2).block_on(nursery::scope(|outer| async move {
+        // A scope inside a task of its own, its handle given to a producer outside it.
+        let (give, given) = futures::channel::oneshot::channel::<(Scope, _)>();
+        let owner = outer.spawn(nursery::scope(|s| async move {
+            s.set_limit(1);
+            let held = hold_the_slot(&s);
+            give.send((s.clone(), held)).ok().unwrap();
+            std::future::pending::<()>().await
+        }));
+        let (s, (release, holder)) = given.await.unwrap();
+        let (queued, producer_queued) = futures::channel::oneshot::channel::<()>();
+        let producer = outer.spawn(async move {
+            let mut wait = Box::pin(s.spawn_wait(async {}));
+            assert!(poll!(&mut wait).is_pending(), "the slot is held");
+            queued.send(()).unwrap();
+            wait.await.map(drop)
+        });
+        producer_queued.await.unwrap();
+        owner.cancel();
+        let spawned = timeout(Duration::from_secs(5), producer)
+            .await
+            .expect("the waiting spawn_wait was not woken when the scope's task was cancelled")
+            .unwrap();
+        // The scope was cancelled (its child cancelled on arrival), or closed by then.
+        if let Err(e) = spawned {
+            assert!(e.is_closed(), "{e}");
+        }
+        release.send(()).unwrap();
+        holder.await.unwrap();
+        assert!(owner.await.unwrap_err().is_cancelled());
+    }));
+}
