@@ -193,8 +193,8 @@ impl Control {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Permit>> {
         let mut state = self.state.lock();
-        // Read under the lock, which every cancel path takes after cancelling the node
-        // (`wake_slot_waiters`): a waiter that queues after this read is woken by it.
+        // Read under the lock, which `cancel` takes after cancelling the node: a waiter that
+        // queues after this read is woken by it.
         if scope.is_cancelled() {
             drop(state);
             if let Some(t) = ticket.take() {
@@ -249,10 +249,12 @@ impl Control {
         }
     }
 
-    /// The scope was cancelled (call it after cancelling the node): every waiting `spawn_wait`
-    /// looks again (and returns at once, see `poll_acquire`) instead of waiting for a slot that a
-    /// shielded child may hold for long.
-    pub(crate) fn wake_slot_waiters(&self) {
+    /// Cancels the scope (its node, `scope`), then wakes every waiting `spawn_wait` to look
+    /// again (and return at once, see `poll_acquire`) instead of waiting for a slot that a
+    /// shielded child may hold for long. Every path that cancels the scope itself goes through
+    /// here, so that the node is cancelled before the waiters are swept.
+    pub(crate) fn cancel(&self, scope: &NodeRef) {
+        scope.cancel();
         let waiters: Vec<Waker> = self.state.lock().slot_waiters.values().cloned().collect();
         for w in waiters {
             nursery_scheduler::current_node::wake_guarded(w);

@@ -80,8 +80,7 @@ pin_project! {
             // cancels them.)
             if let Some(group) = this.group.as_ref() {
                 if !group.node().is_complete() {
-                    group.cancel();
-                    this.control.wake_slot_waiters();
+                    this.control.cancel(group.node());
                 }
             }
         }
@@ -220,8 +219,7 @@ impl<M: MakeBody> ScopeCore<M> {
             if let Some(drops_body) = this.deadline_passed(cx) {
                 // Every child (and every later one) is cancelled; a move-on/fail deadline stops
                 // the body as well, a grace period only the children.
-                this.group().cancel();
-                this.control.wake_slot_waiters();
+                this.control.cancel(this.group().node());
                 *this.timer = None;
                 *this.deadline_hit = drops_body;
                 if !drops_body {

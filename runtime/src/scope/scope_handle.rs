@@ -232,8 +232,7 @@ impl Scope {
     /// ```
     pub fn cancel(&self) {
         self.control.span.requested("scope cancel requested");
-        self.node.cancel();
-        self.control.wake_slot_waiters();
+        self.control.cancel(&self.node);
     }
 
     /// Whether the scope was cancelled (by [`cancel`](Scope::cancel), a failing child, its
