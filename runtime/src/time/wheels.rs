@@ -87,9 +87,10 @@ impl Timers {
         nanos(instant.saturating_duration_since(self.start))
     }
 
-    /// The first tick at or after `deadline`: a timer never fires early.
-    fn deadline_tick(&self, deadline: Instant) -> u64 {
-        self.offset(deadline).div_ceil(TICK_NANOS)
+    /// The first tick at or after the instant `offset` nanoseconds after the start: a timer
+    /// never fires early.
+    fn tick_at_or_after(offset: u64) -> u64 {
+        offset.div_ceil(TICK_NANOS)
     }
 
     /// The runtime clock's reading.
@@ -105,7 +106,7 @@ impl Timers {
     /// land exactly on their deadline). False if it was already paused.
     pub(crate) fn pause(&self) -> bool {
         self.clock.pause(|now| {
-            self.tick_instant(self.deadline_tick(now))
+            self.tick_instant(Self::tick_at_or_after(self.offset(now)))
                 .map_or(now, |tick| tick.max(now))
         })
     }
@@ -145,7 +146,7 @@ impl Timers {
         waker: Waker,
     ) -> (Slot, Option<Instant>) {
         let offset = self.offset(deadline);
-        let tick = offset.div_ceil(TICK_NANOS);
+        let tick = Self::tick_at_or_after(offset);
         let index = match worker {
             Some(i) => i,
             None => self.next_remote.fetch_add(1, Relaxed) % self.wheels.len(),
