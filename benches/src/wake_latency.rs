@@ -439,6 +439,70 @@ async fn timer_behind_poll_task<S: Side>() -> Option<Duration> {
     (registered_on == computing).then_some(late)
 }
 
+/// How long the two tasks of the chain-behind-a-poll case take turns before one of them turns
+/// long: long enough for the idle worker to have judged their queue and dozed beside it.
+pub const CHAIN_TURNS: Duration = Duration::from_millis(1);
+
+/// One round of the chain-behind-a-poll case on `side`: two tasks take turns on a worker (each
+/// yields after its turn: a queue that is never empty but moves, which a nursery searcher
+/// leaves to its owner and dozes beside) for [`CHAIN_TURNS`], then one of them computes
+/// [`BUSY_WAKER`] in its poll with the other queued behind it. The time from the start of that
+/// long poll to the other's first poll after it. `None` if the other's last poll before it was
+/// not on the computing worker (the pair was split: nothing was queued behind the poll).
+pub fn chain_behind_poll_round<S: Side>(side: &S) -> Option<Duration> {
+    side.run(Box::pin(chain_behind_poll_task::<S>()))
+}
+
+/// What the pair of the chain-behind-a-poll case shares: when the turns began, and the start
+/// and worker thread of the long poll once one of them began it.
+struct Pair {
+    began: Instant,
+    long_poll: std::sync::OnceLock<(Instant, std::thread::ThreadId)>,
+}
+
+async fn chain_behind_poll_task<S: Side>() -> Option<Duration> {
+    let pair = Arc::new(Pair {
+        began: Instant::now(),
+        long_poll: std::sync::OnceLock::new(),
+    });
+    let taker = |pair: Arc<Pair>| async move {
+        let mut last_thread = std::thread::current().id();
+        loop {
+            let now = Instant::now();
+            let thread = std::thread::current().id();
+            if let Some(&(start, computing)) = pair.long_poll.get() {
+                // The first poll since the other began computing.
+                return (last_thread == computing).then(|| now.saturating_duration_since(start));
+            }
+            if now - pair.began >= CHAIN_TURNS && pair.long_poll.set((now, thread)).is_ok() {
+                spin(BUSY_WAKER);
+                return None;
+            }
+            last_thread = thread;
+            yield_once().await;
+        }
+    };
+    let first = S::spawn(taker(pair.clone()));
+    let second = S::spawn(taker(pair));
+    let (first, second) = futures::join!(first, second);
+    first.or(second)
+}
+
+/// Wakes its own task and returns `Pending` once: the task goes to the back of its worker's
+/// queue on either runtime.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
 /// The percentiles a latency table shows, by nearest rank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Percentiles {

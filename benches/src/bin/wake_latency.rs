@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `--filter` keeps the scenarios whose name contains it (`--filter task/busy`,
-//! `--filter /64`, `--filter fanout_compute`, `--filter timer_behind_poll`).
+//! `--filter /64`, `--filter fanout_compute`, `--filter behind_poll`).
 //!
 //! Both runtimes are built by `runtimes` with the same worker count (2 by default), a fresh pair
 //! for every scenario (none inherits the state another left). Each round runs as a spawned task
@@ -50,6 +50,15 @@
 //! many). On nursery that worker's wheel holds the timer, and a sleeping worker must fire it;
 //! tokio's parked driver fires every timer.
 //!
+//! Chain-behind-a-poll case, `chain_behind_poll`: two tasks take turns on a worker for 1 ms
+//! (each yields after its turn), then one of them computes 5 ms in its poll with the other
+//! queued behind it. The time from the start of that long poll to the other's first poll; only
+//! rounds where the other's last poll before it ran on the computing worker count. On nursery
+//! the idle worker leaves the moving queue to its owner and dozes beside it (50 µs), so this
+//! measures how soon a dozer takes a task held up behind a poll that turned long. tokio
+//! usually runs the two on both workers (its yield notifies a parked worker, which steals one),
+//! so few of its rounds count.
+//!
 //! Every scenario gets one warm-up round per runtime, then `--rounds` paired rounds (ABBA
 //! order, as in `compare`); the fan-out-64 scenarios and the fan-out-compute case, whose rounds
 //! are long (up to 64 × 2 ms of work, or 8 × 40 ms), get an eighth of them (at least 3, at most
@@ -64,8 +73,9 @@ use std::time::{Duration, Instant};
 use nursery_bench::runtimes;
 use nursery_bench::stats::{format_duration, Summary};
 use nursery_bench::wake_latency::{
-    compute_round, latency_round, timer_behind_poll_round, NurserySide, Percentiles, Scenario,
-    Side, TokioSide, BLOCKING_POLL, COMPUTE_FANOUTS, FANOUT_COMPUTE,
+    chain_behind_poll_round, compute_round, latency_round, timer_behind_poll_round, NurserySide,
+    Percentiles, Scenario, Side, TokioSide, BLOCKING_POLL, BUSY_WAKER, CHAIN_TURNS,
+    COMPUTE_FANOUTS, FANOUT_COMPUTE,
 };
 
 const USAGE: &str = "\
@@ -125,6 +135,7 @@ fn compute_name(fanout: usize) -> String {
 }
 
 const TIMER_BEHIND_POLL: &str = "timer_behind_poll";
+const CHAIN_BEHIND_POLL: &str = "chain_behind_poll";
 
 fn main() -> ExitCode {
     let options = match parse_args() {
@@ -143,6 +154,7 @@ fn main() -> ExitCode {
         .filter(|&k| compute_name(k).contains(&options.filter))
         .collect();
     let behind_poll = TIMER_BEHIND_POLL.contains(&options.filter);
+    let chain_behind = CHAIN_BEHIND_POLL.contains(&options.filter);
     if options.list {
         for s in &scenarios {
             println!("{}", s.name());
@@ -153,9 +165,12 @@ fn main() -> ExitCode {
         if behind_poll {
             println!("{TIMER_BEHIND_POLL}");
         }
+        if chain_behind {
+            println!("{CHAIN_BEHIND_POLL}");
+        }
         return ExitCode::SUCCESS;
     }
-    if scenarios.is_empty() && compute_fanouts.is_empty() && !behind_poll {
+    if scenarios.is_empty() && compute_fanouts.is_empty() && !behind_poll && !chain_behind {
         eprintln!(
             "no scenario matches {:?} (see --list)",
             options.filter.as_str()
@@ -215,20 +230,37 @@ fn main() -> ExitCode {
         );
         compute_rows.push((k, n, t));
     }
-    let behind_poll_row = behind_poll.then(|| {
+    // The behind-a-poll cases count only the rounds that held something up behind the poll.
+    let behind_a_poll = |name: &str,
+                         nursery_round: fn(&NurserySide) -> Option<Duration>,
+                         tokio_round: fn(&TokioSide) -> Option<Duration>| {
         let started = Instant::now();
         let (nursery, tokio) = fresh();
         let (n, t) = paired(options.rounds, |side| match side {
-            Turn::Nursery => timer_behind_poll_round(&nursery),
-            Turn::Tokio => timer_behind_poll_round(&tokio),
+            Turn::Nursery => nursery_round(&nursery),
+            Turn::Tokio => tokio_round(&tokio),
         });
         eprintln!(
             "  {:<24} done in {}",
-            TIMER_BEHIND_POLL,
+            name,
             format_duration(started.elapsed())
         );
         let counted = |v: Vec<Option<Duration>>| v.into_iter().flatten().collect::<Vec<_>>();
         (counted(n), counted(t))
+    };
+    let behind_poll_row = behind_poll.then(|| {
+        behind_a_poll(
+            TIMER_BEHIND_POLL,
+            timer_behind_poll_round,
+            timer_behind_poll_round,
+        )
+    });
+    let chain_behind_row = chain_behind.then(|| {
+        behind_a_poll(
+            CHAIN_BEHIND_POLL,
+            chain_behind_poll_round,
+            chain_behind_poll_round,
+        )
     });
     eprintln!("total {}", format_duration(total.elapsed()));
 
@@ -239,7 +271,23 @@ fn main() -> ExitCode {
         print_compute_table(&compute_rows, &options, sparse_rounds);
     }
     if let Some((n, t)) = behind_poll_row {
-        print_behind_poll_table(&n, &t, &options);
+        let what = format!(
+            "a timer set 2 ms ahead on a worker that then computes {}; its task's first poll \
+             after the deadline − the deadline, over the rounds where the timer was registered \
+             on the computing worker.",
+            format_duration(BLOCKING_POLL)
+        );
+        print_behind_poll_table(TIMER_BEHIND_POLL, &what, &n, &t, &options);
+    }
+    if let Some((n, t)) = chain_behind_row {
+        let what = format!(
+            "two tasks take turns (yielding) for {}, then one computes {} with the other queued \
+             behind it; the other's first poll after the long poll began − its start, over the \
+             rounds where the other's last poll before it ran on the computing worker.",
+            format_duration(CHAIN_TURNS),
+            format_duration(BUSY_WAKER)
+        );
+        print_behind_poll_table(CHAIN_BEHIND_POLL, &what, &n, &t, &options);
     }
     ExitCode::SUCCESS
 }
@@ -365,9 +413,15 @@ fn print_compute_table(
     );
 }
 
-fn print_behind_poll_table(n: &[Duration], t: &[Duration], options: &Options) {
+fn print_behind_poll_table(
+    name: &str,
+    what: &str,
+    n: &[Duration],
+    t: &[Duration],
+    options: &Options,
+) {
     println!(
-        "| timer behind a poll | {} p50 / p99 / max (rounds) | {} p50 / p99 / max (rounds) |",
+        "| behind a poll | {} p50 / p99 / max (rounds) | {} p50 / p99 / max (rounds) |",
         NurserySide::NAME,
         TokioSide::NAME
     );
@@ -379,14 +433,10 @@ fn print_behind_poll_table(n: &[Duration], t: &[Duration], options: &Options) {
             samples.len()
         )
     };
-    println!("| {TIMER_BEHIND_POLL} | {} | {} |", cell(n), cell(t));
+    println!("| {name} | {} | {} |", cell(n), cell(t));
     println!();
     println!(
-        "{} workers, {} rounds per side: a timer set 2 ms ahead on a worker that then computes \
-         {}; its task's first poll after the deadline − the deadline, over the rounds where the \
-         timer was registered on the computing worker.",
-        options.workers,
-        options.rounds,
-        format_duration(BLOCKING_POLL)
+        "{} workers, {} rounds per side: {what}",
+        options.workers, options.rounds
     );
 }
