@@ -99,6 +99,9 @@ impl WorkerRunner {
                             Watched::Busy => {
                                 #[cfg(not(loom))]
                                 doze(&shared, &local);
+                                // The polls a peer finished before the doze say nothing of
+                                // whether the one it is in now is long: watch it anew.
+                                progress.forget();
                                 continue;
                             }
                             Watched::Nothing => {}

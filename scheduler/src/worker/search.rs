@@ -70,7 +70,9 @@ const LOOKS_PER_SLOT_READ: u32 = 8;
 
 /// A searcher's last sight of each peer's poll sequence, to judge whether the tasks queued
 /// there wait for that peer (see the module docs). Forgotten whenever the searcher stops
-/// searching: an old sight says nothing of the peer's pace now.
+/// searching, and after each doze: an old sight says nothing of the peer's pace now (judged
+/// against a sight from before its doze, a peer that began a long poll during it had finished
+/// many polls since, and the searcher dozed again: a task waited up to two dozes).
 pub(super) struct Progress {
     #[cfg(not(loom))]
     sights: Box<[Option<Sight>]>,
