@@ -273,6 +273,37 @@ fn after_a_burst_of_spawns_from_a_plain_thread_the_workers_use_no_cpu() {
     assert!(used <= 1, "idle workers used {used} ticks of CPU in 300 ms");
 }
 
+/// The calling thread's timer slack in nanoseconds (how late the kernel may end its timed
+/// waits), from /proc.
+#[cfg(target_os = "linux")]
+fn own_timer_slack_ns() -> u64 {
+    // The first field of a thread's stat is its kernel id; /proc/<tid> shows that thread.
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let tid = stat.split(' ').next().unwrap();
+    let slack = std::fs::read_to_string(format!("/proc/{tid}/timerslack_ns")).unwrap();
+    slack.trim().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn worker_threads_wait_with_a_microsecond_of_timer_slack() {
+    // With the kernel's default 50 µs, a searcher's 50 µs doze lasted about 130 µs, and a task
+    // held up behind its worker's long poll waited that long for the dozer.
+    assert!(
+        own_timer_slack_ns() > 1_000,
+        "the test thread starts with a wider slack than the workers get"
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let rt = nursery::Runtime::builder()
+        .worker_threads(2)
+        .on_thread_start(move || record.lock().unwrap().push(own_timer_slack_ns()))
+        .build()
+        .unwrap();
+    drop(rt); // joins the workers: both start hooks have run
+    assert_eq!(*seen.lock().unwrap(), [1_000, 1_000]);
+}
+
 /// Tasks spawned from plain threads get recycled cells (`scheduler/src/task/recycle.rs`), which
 /// workers free and hand back in batches while other threads keep spawning: a cell given out
 /// twice, or reused while its task lives, would show as a task seeing or returning another's

@@ -98,5 +98,7 @@ pub use fault::IoFault;
 pub use offload::OffloadJob;
 pub use reactor::{Reactor, ReactorHandle};
 pub use registration::Registration;
-pub use sys::{forward_signal, probe_socket, signal_is_forbidden, SocketProbe};
+pub use sys::{
+    forward_signal, probe_socket, signal_is_forbidden, tighten_timer_slack, SocketProbe,
+};
 pub use wait_hook::set_wait_hook;

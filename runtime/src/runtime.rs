@@ -123,6 +123,9 @@ impl Runtime {
             }
             // On failure, `runtime` drops here and stops the threads already started.
             let joined = thread.spawn(move || {
+                // A worker's timed waits are tens of microseconds (a searcher's doze) to
+                // milliseconds (timers): the default 50 µs of slack would double the first.
+                nursery_reactor::tighten_timer_slack();
                 let _io = handle.inner.driver.io_handle.enter();
                 let _enter = crate::current_runtime::enter(handle);
                 if let Some(f) = start {

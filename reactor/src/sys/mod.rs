@@ -10,8 +10,11 @@
 //!   every event.
 //! - `peer_is_this_process(socket)`: whether a connected Unix stream's peer is this process
 //!   (`SO_PEERCRED`); `false` where that cannot be told.
+//! - `tighten_timer_slack()`: lowers the calling thread's timer slack (how late the kernel may
+//!   end its timed waits) to 1 µs (`PR_SET_TIMERSLACK`); nothing where there is no such thing.
 //!
-//! And on every Unix, re-exported at the crate root for the runtime: `probe_socket` (what a
+//! `tighten_timer_slack` is re-exported at the crate root for the runtime's worker threads. And
+//! on every Unix, re-exported at the crate root for the runtime: `probe_socket` (what a
 //! descriptor is, for the task-tree dump) and `forward_signal` (a signal handler that writes a
 //! byte to a socket, for `nursery::signal`).
 
@@ -25,6 +28,7 @@ mod other;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 use other as os;
 
+pub use os::tighten_timer_slack;
 pub(crate) use os::{oldest_ready, peer_is_this_process};
 
 // Unix-wide, not per OS family.

@@ -11,6 +11,9 @@ pub(crate) fn oldest_ready(_epfd: RawFd) -> io::Result<Option<(usize, Ready)>> {
     Ok(None)
 }
 
+/// No per-thread timer slack to lower: timed waits keep the OS's precision.
+pub fn tighten_timer_slack() {}
+
 /// Cannot be told: a peer is treated as another process's.
 pub(crate) fn peer_is_this_process(_socket: &impl AsRawFd) -> bool {
     false
